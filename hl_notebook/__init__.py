@@ -1,0 +1,47 @@
+"""hl_notebook: make LLM outputs better through human feedback, without leaving the notebook.
+
+Examples
+--------
+>>> import hl_notebook as hl
+>>> _ = hl.configure(store=":memory:")
+>>> log_id = hl.log(prompt="Equation of gravity", completion="F = G m1 m2 / r^2")
+>>> _ = hl.feedback(log_id, label="👍")
+>>> hl.default_store().to_pandas()["label"].tolist()
+['👍']
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+
+from . import datasets
+from ._schema import DEFAULT_LABELS, HLValueError
+from ._store import Store, StoreError, UnknownLogError, configure, default_store, feedback, log
+
+# -- annotation widgets (issue 3) --
+# -- generation (issue 4) --
+# -- preference model, evaluation and plots (issue 5) --
+# -- fine-tuning (issue 6) --
+
+try:
+    __version__ = version("hl_notebook")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
+    __version__ = "0.0.0"
+
+__all__ = [
+    "DEFAULT_LABELS",
+    "HLValueError",
+    "Store",
+    "StoreError",
+    "UnknownLogError",
+    "__version__",
+    "configure",
+    "datasets",
+    "default_store",
+    "feedback",
+    "log",
+    # -- annotation widgets (issue 3) --
+    # -- generation (issue 4) --
+    # -- preference model, evaluation and plots (issue 5) --
+    # -- fine-tuning (issue 6) --
+]
