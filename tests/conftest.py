@@ -1,0 +1,40 @@
+"""Shared fixtures. Each area keeps its own fixtures in its test modules or helper modules."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+#: The real human-preference data beside the repository (../shared/data), or $HL_SHARED_DATA.
+SHARED_DATA = Path(os.environ.get("HL_SHARED_DATA", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture
+def store_path(tmp_path: Path) -> Path:
+    """A fresh store file path in a temporary folder."""
+    return tmp_path / "feedback.sqlite"
+
+
+@pytest.fixture
+def store(store_path: Path):
+    """A fresh file-backed store, closed after the test."""
+    import hl_notebook as hl
+
+    s = hl.Store(store_path)
+    yield s
+    s.close()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """Each test gets its own default store location; nothing writes into the work tree."""
+    import hl_notebook._store as store_module
+
+    monkeypatch.setenv("HL_STORE", str(tmp_path / "default.sqlite"))
+    monkeypatch.setattr(store_module, "_default", None)
+    yield
+    if store_module._default is not None:
+        store_module._default.close()
