@@ -290,10 +290,13 @@ def check_columns(
     >>> check_columns(["prompt", "text"], [("prompt", "prompt")])
     """
     present = [str(c) for c in columns]
+    required = list(required)
+    claimed = {column for column, _ in required}
+    unclaimed = [c for c in present if c not in claimed]
     for column, parameter in required:
         if column in present:
             continue
-        close = suggest(column, present)
+        close = suggest(column, present) or (unclaimed[0] if len(unclaimed) == 1 else None)
         hint = f" Pass {parameter}={close!r}." if close else f" Pass {parameter}='<column name>'."
         raise HLValueError(
             f"{frame} is missing column {column!r}; it has {present}.{hint}"
