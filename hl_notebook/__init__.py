@@ -19,6 +19,8 @@ from ._schema import DEFAULT_LABELS, HLValueError
 from ._store import Store, StoreError, UnknownLogError, configure, default_store, feedback, log
 
 # -- annotation widgets (issue 3) --
+from ._annotate import Annotator, annotate
+from ._compare import Comparer, compare, pair_up
 # -- generation (issue 4) --
 # -- preference model, evaluation and plots (issue 5) --
 # -- fine-tuning (issue 6) --
@@ -41,6 +43,11 @@ __all__ = [
     "feedback",
     "log",
     # -- annotation widgets (issue 3) --
+    "Annotator",
+    "Comparer",
+    "annotate",
+    "compare",
+    "pair_up",
     # -- generation (issue 4) --
     # -- preference model, evaluation and plots (issue 5) --
     # -- fine-tuning (issue 6) --
