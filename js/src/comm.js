@@ -1,0 +1,35 @@
+// Request/response over anywidget custom messages: {kind, id, ...} → {kind, id, ...} | {kind, id, error}.
+let seq = 0;
+const prefix = Math.random().toString(36).slice(2, 8);
+
+export function client(model, { timeout = 60_000 } = {}) {
+  const pending = new Map();
+  const onMsg = (msg) => {
+    if (!msg || msg.id === undefined || !pending.has(msg.id)) return;
+    const { resolve, reject, timer } = pending.get(msg.id);
+    pending.delete(msg.id);
+    clearTimeout(timer);
+    if (msg.error) reject(Object.assign(new Error(msg.error), { reply: msg }));
+    else resolve(msg);
+  };
+  model.on("msg:custom", onMsg);
+  return {
+    request(msg) {
+      const id = `${prefix}-${++seq}`;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`no answer from the kernel after ${timeout / 1000} s (is it busy or dead?)`));
+        }, timeout);
+        pending.set(id, { resolve, reject, timer });
+        model.send({ ...msg, id });
+      });
+    },
+    close() {
+      model.off("msg:custom", onMsg);
+      for (const { timer } of pending.values()) clearTimeout(timer);
+      pending.clear();
+    },
+    get pending() { return pending.size; },
+  };
+}

@@ -1,0 +1,100 @@
+// Markdown → sanitized DOM. LLM output is hostile input: no script, event handler, javascript:
+// URL, style, frame, form or remote resource (img/src/srcset/CSS url()) survives.
+import { Marked } from "marked";
+import createDOMPurify from "dompurify";
+
+const escapeHtml = (s) =>
+  String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+// Images never load: they render as a text placeholder naming the address.
+const marked = new Marked({
+  gfm: true,
+  breaks: false,
+  async: false,
+  renderer: {
+    image({ href, text }) {
+      return `<span class="hl-img" title="remote image not loaded">[image: ${escapeHtml(text || "")}${href ? ` — ${escapeHtml(href)}` : ""}]</span>`;
+    },
+  },
+});
+
+export const FORBID_TAGS = [
+  "script", "style", "iframe", "frame", "frameset", "object", "embed", "applet", "form", "input",
+  "button", "textarea", "select", "option", "video", "audio", "source", "track", "picture", "img",
+  "image", "link", "meta", "base", "svg", "math", "template", "portal", "noscript", "dialog",
+  "fencedframe", "canvas", "map", "area",
+];
+export const FORBID_ATTR = [
+  "style", "src", "srcset", "srcdoc", "poster", "background", "action", "formaction", "ping",
+  "xlink:href", "lowsrc", "dynsrc", "longdesc", "usemap", "data", "codebase", "cite", "manifest",
+  "profile", "classid", "archive", "autofocus", "id", "name", "form",
+];
+const SAFE_HREF = /^(?:https?:|mailto:|#)/i;
+
+let purifier = null;
+function purify() {
+  if (purifier) return purifier;
+  purifier = createDOMPurify(window);
+  purifier.addHook("afterSanitizeAttributes", (node) => {
+    if (node.tagName === "A") {
+      const href = node.getAttribute("href");
+      if (href !== null && !SAFE_HREF.test(href.trim())) node.removeAttribute("href");
+      node.setAttribute("target", "_blank");
+      node.setAttribute("rel", "noopener noreferrer nofollow");
+    }
+    // anything else that could point at a resource goes
+    for (const attr of Array.from(node.attributes || [])) {
+      if (/^on/i.test(attr.name) || (attr.name !== "href" && /url\s*\(|^\s*(javascript|data|vbscript):/i.test(attr.value))) {
+        node.removeAttribute(attr.name);
+      }
+    }
+  });
+  return purifier;
+}
+
+/** Sanitize an HTML string; returns clean HTML text. */
+export function sanitizeHtml(html) {
+  return purify().sanitize(html, {
+    FORBID_TAGS,
+    FORBID_ATTR,
+    ALLOW_DATA_ATTR: false,
+    ALLOW_ARIA_ATTR: true,
+    ALLOW_UNKNOWN_PROTOCOLS: false,
+    USE_PROFILES: { html: true },
+  });
+}
+
+/** Markdown (untrusted) → sanitized HTML text. */
+export function markdownToHtml(text) {
+  if (text === null || text === undefined) return "";
+  let html;
+  try {
+    html = marked.parse(String(text));
+  } catch (err) {
+    html = `<pre>${escapeHtml(text)}</pre>`;
+  }
+  return sanitizeHtml(html);
+}
+
+/** Fill `el` with the rendered markdown. Long texts fall back to plain text (fast, still safe). */
+export function renderMarkdown(el, text, { plainAbove = 300_000 } = {}) {
+  el.textContent = "";
+  if (text === null || text === undefined) {
+    const m = document.createElement("span");
+    m.className = "hl-missing";
+    m.textContent = "(missing)";
+    el.append(m);
+    return el;
+  }
+  if (String(text).length > plainAbove) {
+    const pre = document.createElement("pre");
+    pre.className = "hl-plain";
+    pre.textContent = String(text);
+    el.append(pre);
+    return el;
+  }
+  el.innerHTML = markdownToHtml(text);
+  return el;
+}
+
+export { escapeHtml };
