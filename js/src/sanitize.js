@@ -52,16 +52,53 @@ function purify() {
   return purifier;
 }
 
+// Second line of defence after DOMPurify: an allowlist walk over an inert <template>.
+const ALLOWED_TAGS = new Set([
+  "a", "abbr", "b", "blockquote", "br", "caption", "code", "col", "colgroup", "dd", "del", "details",
+  "div", "dl", "dt", "em", "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "ins", "kbd", "li", "mark",
+  "ol", "p", "pre", "q", "s", "samp", "small", "span", "strong", "sub", "summary", "sup", "table",
+  "tbody", "td", "tfoot", "th", "thead", "tr", "u", "ul", "var",
+]);
+const ALLOWED_ATTRS = new Set(["href", "title", "class", "colspan", "rowspan", "align", "start", "lang", "dir", "target", "rel", "open"]);
+
+export function allowlist(html) {
+  const tpl = document.createElement("template");
+  tpl.innerHTML = html;
+  const walk = (parent) => {
+    for (const node of Array.from(parent.childNodes)) {
+      if (node.nodeType === 3) continue; // text
+      if (node.nodeType !== 1) { node.remove(); continue; }
+      const tag = node.tagName.toLowerCase();
+      if (!ALLOWED_TAGS.has(tag)) {
+        // drop dangerous elements with their content; unwrap harmless unknown ones
+        if (FORBID_TAGS.includes(tag) || tag.includes(":")) node.remove();
+        else { walk(node); node.replaceWith(...Array.from(node.childNodes)); }
+        continue;
+      }
+      for (const attr of Array.from(node.attributes)) {
+        const name = attr.name.toLowerCase();
+        const ok = ALLOWED_ATTRS.has(name) && (name !== "href" || (tag === "a" && SAFE_HREF.test(attr.value.trim())))
+          && (name !== "class" || /^[\w -]*$/.test(attr.value));
+        if (!ok) node.removeAttribute(attr.name);
+      }
+      if (tag === "a") { node.setAttribute("target", "_blank"); node.setAttribute("rel", "noopener noreferrer nofollow"); }
+      walk(node);
+    }
+  };
+  walk(tpl.content);
+  return tpl.innerHTML;
+}
+
 /** Sanitize an HTML string; returns clean HTML text. */
 export function sanitizeHtml(html) {
-  return purify().sanitize(html, {
+  return allowlist(purify().sanitize(html, {
     FORBID_TAGS,
     FORBID_ATTR,
     ALLOW_DATA_ATTR: false,
     ALLOW_ARIA_ATTR: true,
     ALLOW_UNKNOWN_PROTOCOLS: false,
     USE_PROFILES: { html: true },
-  });
+  }));
 }
 
 /** Markdown (untrusted) → sanitized HTML text. */
