@@ -63,9 +63,9 @@ class Annotator(MessageWidget):
             },
             progress=session.progress.as_dict(),
         )
-        self.observe(self._annotator_changed, names="annotator")
+        self.observe(self._sync_annotator, names="annotator")
 
-    def _annotator_changed(self, change: dict[str, Any]) -> None:
+    def _sync_annotator(self, change: dict[str, Any]) -> None:
         self.session.annotator = change["new"] or None
 
     @property

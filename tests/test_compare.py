@@ -1,0 +1,103 @@
+"""Blind pairwise judging and pair_up, driven without a kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_annotate import Wire
+
+import hl_notebook as hl
+
+
+def pairs(n=6):
+    return pd.DataFrame({
+        "prompt": [f"p{i}" for i in range(n)],
+        "completion_a": [f"A{i}" for i in range(n)],
+        "completion_b": [f"B{i}" for i in range(n)],
+    })
+
+
+def test_sides_are_shuffled_per_row_seeded_and_votes_map_to_original_columns():
+    df = pairs(40)
+    w = hl.compare(df, annotator="ada")
+    wire = Wire(w)
+    rows = wire.ask(kind="rows", start=0, count=40)["rows"]
+    left_is_b = [r["left"]["text"].startswith("B") for r in rows]
+    assert 5 < sum(left_is_b) < 35  # shuffled
+    assert left_is_b == [r["left"]["text"].startswith("B") for r in Wire(hl.compare(pairs(40))).ask(kind="rows", start=0, count=40)["rows"]]
+    for pos in range(40):
+        wire.ask(kind="vote", pos=pos, vote="left")
+    expected = ["b" if lb else "a" for lb in left_is_b]
+    assert df["preferred"].tolist() == expected
+    assert df["shown_left"].tolist() == expected
+    assert set(df["annotator"]) == {"ada"}
+
+
+def test_tie_both_bad_and_undo():
+    df = pairs()
+    wire = Wire(hl.compare(df))
+    wire.ask(kind="vote", pos=0, vote="tie")
+    wire.ask(kind="vote", pos=1, vote="both_bad")
+    assert df["preferred"].tolist()[:2] == ["tie", "both_bad"]
+    wire.ask(kind="undo")
+    assert df.loc[1, "preferred"] is None and pd.isna(df.loc[1, "judged_at"])
+    assert "vote must be one of" in wire.ask(kind="vote", pos=0, vote="up")["error"]
+
+
+def test_votes_are_journaled_as_feedback_when_log_ids_exist(store):
+    ids = [store.log(prompt="p", completion=c) for c in ("good", "bad", "x", "y")]
+    df = pd.DataFrame({"prompt": ["p", "p"], "completion_a": ["good", "x"], "completion_b": ["bad", "y"],
+                       "log_id_a": [ids[0], ids[2]], "log_id_b": [ids[1], ids[3]]})
+    w = hl.compare(df, store=store, annotator="ada")
+    wire = Wire(w)
+    screen = "left" if not w.session.swapped[0] else "right"  # the side showing completion_a
+    reply = wire.ask(kind="vote", pos=0, vote=screen)
+    assert reply["journaled"] is True and df.loc[0, "preferred"] == "a"
+    latest = store.to_pandas().set_index("log_id")
+    assert latest.loc[ids[0], "label"] == "👍" and latest.loc[ids[1], "label"] == "👎"
+    events = store.feedback_events()
+    assert set(events["source"]) == {"compare"} and set(events["annotator"]) == {"ada"}
+    assert events["comment"].iloc[0] == f"compare {ids[0]}|{ids[1]}: a"
+    wire.ask(kind="vote", pos=1, vote="tie")
+    latest = store.to_pandas().set_index("log_id")
+    assert pd.isna(latest.loc[ids[2], "label"]) and latest.loc[ids[2], "comment"].endswith(": tie")
+    wire.ask(kind="undo")
+    wire.ask(kind="undo")
+    latest = store.to_pandas().set_index("log_id")
+    assert latest["label"].isna().all() and latest["comment"].isna().all()
+
+
+def test_compare_missing_column_error():
+    with pytest.raises(hl.HLValueError, match=r"missing column 'completion_b'.*Pass b="):
+        hl.compare(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "response_b": ["b"]}))
+
+
+def test_pair_up_matches_rows_on_keys_and_keeps_log_ids():
+    x = pd.DataFrame({"prompt": ["p1", "p2", "p3"], "completion": ["x1", "x2", "x3"], "log_id": ["l1", "l2", "l3"]})
+    y = pd.DataFrame({"prompt": ["p3", "p1"], "completion": ["y3", "y1"], "log_id": ["m3", "m1"]})
+    out = hl.pair_up(x, y, on=["prompt"], names=("v1", "v2"))
+    assert out[["prompt", "completion_a", "completion_b", "log_id_a", "log_id_b"]].values.tolist() == [
+        ["p1", "x1", "y1", "l1", "m1"], ["p3", "x3", "y3", "l3", "m3"]]
+    assert set(out["name_a"]) == {"v1"} and set(out["name_b"]) == {"v2"}
+    w = hl.compare(out)
+    assert w.session.has_log_ids
+
+
+def test_pair_up_rejects_duplicate_keys_with_a_hint():
+    x = pd.DataFrame({"prompt": ["p", "p"], "completion": ["a", "b"]})
+    with pytest.raises(hl.HLValueError, match="df_x has 2 rows sharing their key"):
+        hl.pair_up(x, x, on=["prompt"])
+
+
+def test_compare_on_real_pandalm_pairs():
+    from conftest import SHARED_DATA
+
+    raw = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True).head(50)
+    df = raw.rename(columns={"response_a": "completion_a", "response_b": "completion_b"})
+    wire = Wire(hl.compare(df))
+    page = wire.ask(kind="rows", start=0, count=50)
+    assert page["total"] == 50 and all(r["left"]["text"] for r in page["rows"])
+    wire.ask(kind="vote", pos=3, vote="right")
+    assert df["preferred"].notna().sum() == 1 and df.loc[3, "preferred"] in ("a", "b")
+    assert np.isin(df["shown_left"].dropna(), ["a", "b"]).all()
