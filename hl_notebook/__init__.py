@@ -22,6 +22,9 @@ from ._store import Store, StoreError, UnknownLogError, configure, default_store
 from ._annotate import Annotator, annotate
 from ._compare import Comparer, compare, pair_up
 # -- generation (issue 4) --
+from ._batch import BatchRun
+from ._generate import GenerationError, generate
+from ._prices import PRICES, set_price
 # -- preference model, evaluation and plots (issue 5) --
 from ._evaluate import evaluate, rank_versions
 from ._feedback_pairs import pairs_from_feedback
@@ -53,6 +56,11 @@ __all__ = [
     "compare",
     "pair_up",
     # -- generation (issue 4) --
+    "BatchRun",
+    "GenerationError",
+    "PRICES",
+    "generate",
+    "set_price",
     # -- preference model, evaluation and plots (issue 5) --
     "PreferenceModel",
     "cross_validate",
