@@ -1,0 +1,291 @@
+"""End to end in a real browser: JupyterLab 4 and Notebook 7, Debian Chromium, Python Playwright.
+
+Click and type as a user does, then assert the kernel's DataFrame and the SQLite store.
+"""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+
+import pytest
+from jupyter_harness import (  # noqa: F401 - fixtures
+    ARTIFACTS,
+    browser,
+    chromium_path,
+    jupyter,
+    kernel_json,
+    open_notebook,
+)
+
+import hl_notebook as hl
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(300)]
+
+
+def annotate_cells(store_path: str) -> list[str]:
+    return [
+        "import json, pandas as pd, hl_notebook as hl\n"
+        f"store = hl.Store({store_path!r})\n"
+        "df = pd.DataFrame({\n"
+        "    'prompt': ['What is 2+2?', 'Name a prime', 'Capital of France?', 'Say hi'],\n"
+        "    'completion': ['**4**, of course.\\n\\n```python\\nprint(2 + 2)\\n```', '9 is prime',\n"
+        "                   'Paris', 'hello'],\n"
+        "    'model': ['gpt-4o-mini'] * 4, 'latency_ms': [812, 640, 901, 333],\n"
+        "}, index=['a', 'a', 'b', 'c'])\n"
+        "w = hl.annotate(df, store=store, annotator='ada', rating=5)\n"
+        "w",
+        "print('KERNEL', json.dumps(df[['label', 'rating', 'correction', 'annotator', 'log_id']]"
+        ".astype(object).where(df[['label', 'rating', 'correction', 'annotator', 'log_id']].notna(), None)"
+        ".values.tolist(), default=str))",
+    ]
+
+
+def saved_count(page) -> int:
+    return int(page.locator(".hl-annotate").get_attribute("data-saved") or 0)
+
+
+def wait_saved(page, n: int) -> None:
+    page.wait_for_function(
+        "n => Number(document.querySelector('.hl-annotate')?.dataset.saved || 0) >= n", arg=n,
+        timeout=30_000,
+    )
+
+
+@pytest.mark.parametrize(
+    ("app", "theme"), [("lab", "JupyterLab Light"), ("nb7", "JupyterLab Dark")]
+)
+def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyter, app, theme):
+    from playwright.sync_api import expect
+
+    jupyter.set_theme(theme)
+    store_path = str(jupyter.root / f"annotate-{app}.sqlite")
+    name = jupyter.write_notebook(f"annotate-{app}.ipynb", annotate_cells(store_path))
+    page, errors = open_notebook(browser, jupyter, name, app)
+    try:
+        root = page.locator(".hl-annotate")
+        root.wait_for(state="visible", timeout=60_000)
+        expect(root).to_have_attribute("data-ready", "1", timeout=30_000)
+        expect(root.locator(".hl-completion strong")).to_have_text("4")  # markdown rendered
+        expect(root.locator(".hl-completion pre code")).to_contain_text("print(2 + 2)")
+        expect(root.locator(".hl-chip").first).to_have_text("model: gpt-4o-mini")
+
+        # click 👍 on row 0: saved, then the widget moves on to row 1
+        root.locator('.hl-label[data-label="👍"]').click()
+        wait_saved(page, 1)
+        expect(root.locator(".hl-notice")).to_contain_text("saved to the store")
+        expect(root).to_have_attribute("data-pos", "1")
+
+        # keys: 2 = 👎 on row 1 (moves to row 2), j to row 3, k back, Shift+4 = 4 stars on row 2
+        root.focus()
+        page.keyboard.press("2")
+        wait_saved(page, 2)
+        expect(root).to_have_attribute("data-pos", "2")
+        page.keyboard.press("j")
+        expect(root).to_have_attribute("data-pos", "3")
+        page.keyboard.press("k")
+        expect(root).to_have_attribute("data-pos", "2")
+        page.keyboard.press("Shift+Digit4")
+        wait_saved(page, 3)
+        expect(root.locator(".hl-star.hl-on")).to_have_count(4)
+
+        # e: edit the completion, Ctrl+Enter saves the correction; the diff shows it
+        page.keyboard.press("e")
+        editor = root.locator(".hl-editor")
+        expect(editor).to_be_focused()
+        editor.fill("Paris, the capital of France.")
+        page.keyboard.press("Control+Enter")
+        wait_saved(page, 4)
+        expect(root.locator(".hl-diff ins")).to_contain_text("capital")
+        expect(root.locator(".hl-badge")).to_have_text("✓ saved to store")
+
+        # ? shows the key map, Esc closes it
+        page.keyboard.press("?")
+        expect(root.locator(".hl-overlay")).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(root.locator(".hl-overlay")).to_have_count(0)
+        expect(root.locator(".hl-progress-text")).to_contain_text("3 of 4 labelled")
+        page.screenshot(path=str(ARTIFACTS / f"annotate-{app}-{theme.split()[-1].lower()}.png"))
+        root.screenshot(path=str(ARTIFACTS / f"annotate-widget-{app}.png"))
+
+        got = kernel_json(page, 1, "KERNEL")
+        assert [r[0] for r in got] == ["👍", "👎", None, None]
+        assert got[2][1] == 4 and got[2][2] == "Paris, the capital of France."
+        assert [r[3] for r in got[:3]] == ["ada", "ada", "ada"]
+
+        # the store has every acknowledged change, also after a kernel restart
+        jupyter.restart_kernel(name)
+        with hl.Store(store_path) as store:
+            latest = store.to_pandas().set_index("log_id")
+            ids = [r[4] for r in got]
+            assert latest.loc[ids[0], "label"] == "👍" and latest.loc[ids[1], "label"] == "👎"
+            assert latest.loc[ids[2], "rating"] == 4
+            assert latest.loc[ids[2], "correction"] == "Paris, the capital of France."
+            assert len(store.feedback_events()) == 4
+        assert not errors, errors
+    finally:
+        page.close()
+        jupyter.set_theme("JupyterLab Light")
+
+
+def test_compare_votes_map_to_original_columns_and_journal(browser, jupyter):
+    from playwright.sync_api import expect
+
+    store_path = str(jupyter.root / "compare.sqlite")
+    cells = [
+        "import json, pandas as pd, hl_notebook as hl\n"
+        f"store = hl.Store({store_path!r})\n"
+        "x = pd.DataFrame({'prompt': [f'q{i}' for i in range(4)], 'completion': [f'first answer {i}' for i in range(4)]})\n"
+        "y = pd.DataFrame({'prompt': [f'q{i}' for i in range(4)], 'completion': [f'second answer {i}' for i in range(4)]})\n"
+        "x['log_id'] = [store.log(prompt=p, completion=c) for p, c in zip(x.prompt, x.completion)]\n"
+        "y['log_id'] = [store.log(prompt=p, completion=c) for p, c in zip(y.prompt, y.completion)]\n"
+        "pairs = hl.pair_up(x, y, on=['prompt'], names=('v1', 'v2'))\n"
+        "w = hl.compare(pairs, store=store, annotator='bo')\n"
+        "w",
+        "print('KERNEL', json.dumps(pairs[['preferred', 'shown_left', 'log_id_a', 'log_id_b']].values.tolist()))",
+    ]
+    name = jupyter.write_notebook("compare.ipynb", cells)
+    page, errors = open_notebook(browser, jupyter, name, "lab")
+    try:
+        root = page.locator(".hl-compare")
+        expect(root).to_have_attribute("data-ready", "1", timeout=60_000)
+        lefts = []
+        root.focus()
+        for i, key in enumerate(["ArrowLeft", "ArrowRight", "=", "x"]):
+            expect(root).to_have_attribute("data-pos", str(i))
+            lefts.append(root.locator(".hl-side-left .hl-text").inner_text().strip())
+            page.keyboard.press(key)
+            page.wait_for_function(
+                "n => Number(document.querySelector('.hl-compare').dataset.saved || 0) >= n", arg=i + 1
+            )
+        expect(root.locator(".hl-progress-text")).to_contain_text("4 of 4 judged")
+        root.screenshot(path=str(ARTIFACTS / "compare-lab.png"))
+        got = kernel_json(page, 1, "KERNEL")
+        left_col = ["a" if t.startswith("first") else "b" for t in lefts]
+        assert [r[1] for r in got] == left_col
+        other = {"a": "b", "b": "a"}
+        assert [r[0] for r in got] == [left_col[0], other[left_col[1]], "tie", "both_bad"]
+        jupyter.restart_kernel(name)
+        with hl.Store(store_path) as store:
+            latest = store.to_pandas().set_index("log_id")
+            winner = got[0][2] if got[0][0] == "a" else got[0][3]
+            loser = got[0][3] if got[0][0] == "a" else got[0][2]
+            assert latest.loc[winner, "label"] == "👍" and latest.loc[loser, "label"] == "👎"
+            assert latest.loc[got[3][2], "label"] == "👎" and latest.loc[got[3][3], "label"] == "👎"
+            assert latest.loc[got[2][2], "comment"].endswith(": tie")
+            assert set(store.feedback_events()["source"]) == {"compare"}
+        assert not errors, errors
+    finally:
+        page.close()
+
+
+class _Watch(http.server.BaseHTTPRequestHandler):
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802
+        _Watch.hits.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"window.__pwned = 'fetched'")
+
+    do_POST = do_GET
+
+    def log_message(self, *a):
+        pass
+
+
+def xss_payloads(base: str) -> list[str]:
+    p = "window.__pwned=1"
+    return [
+        f"<script>{p}</script>",
+        f"<script src='{base}/s.js'></script>",
+        f"<img src='{base}/img.png' onerror='{p}'>",
+        f"<img src=x onerror={p}>",
+        f"<svg onload={p}><circle r=5 /></svg>",
+        f"<svg><script>{p}</script></svg>",
+        f"<svg><image href='{base}/svgimg.png' /></svg>",
+        f"[click me](javascript:{p})",
+        f"<a href='javascript:{p}'>link</a>",
+        f"<a href='data:text/html,<script>{p}</script>'>data</a>",
+        f"<iframe src='{base}/frame'></iframe>",
+        f"<iframe srcdoc='<script>parent.__pwned=1</script>'></iframe>",
+        f"<meta http-equiv='refresh' content='0;url={base}/refresh'>",
+        f"<div style='background:url({base}/css-bg.png)'>styled</div>",
+        f"<style>@import url('{base}/import.css'); body{{background:url({base}/body.png)}}</style>",
+        f"![remote image]({base}/md-image.png)",
+        f"<object data='{base}/object'></object>",
+        f"<embed src='{base}/embed'>",
+        f"<link rel='stylesheet' href='{base}/link.css'>",
+        f"<video poster='{base}/poster.png'><source src='{base}/v.mp4' onerror='{p}'></video>",
+        f"<details open ontoggle='{p}'><summary>x</summary></details>",
+        f"<body onload='{p}'>",
+        f"<form action='{base}/form'><input type=image src='{base}/input.png'></form>",
+        f"<math><mtext><table><mglyph><style><img src='{base}/mxss.png' onerror='{p}'>",
+        f"<base href='{base}/'><a href='rel'>relative</a>",
+        "<a href=\"jav&#x09;ascript:alert('x')\">tab</a>",
+        "<scr<script>ipt>alert(1)</scr</script>ipt>",
+        f"<audio src='{base}/a.mp3' autoplay></audio>",
+        f"<picture><source srcset='{base}/srcset.png'><img alt=p></picture>",
+        f"<table background='{base}/tbg.png'><tr><td>t</td></tr></table>",
+        f"<div onmouseover='{p}' onclick='{p}'>hover me</div>",
+        f"```html\n<script>{p}</script>\n```",
+        f"<noscript><p title=\"</noscript><img src=x onerror={p}>\">",
+    ]
+
+
+def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
+    from playwright.sync_api import expect
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Watch)
+    watch_port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{watch_port}"
+    payloads = xss_payloads(base)
+    assert len(payloads) >= 20
+    (jupyter.root / "payloads.json").write_text(json.dumps(payloads))
+    cells = [
+        "import json, pandas as pd, hl_notebook as hl\n"
+        "payloads = json.load(open('payloads.json'))\n"
+        "df = pd.DataFrame({'prompt': payloads, 'completion': payloads})\n"
+        "w = hl.annotate(df)\n"
+        "w",
+    ]
+    name = jupyter.write_notebook("xss.ipynb", cells)
+    page = browser.new_page()
+    dialogs: list[str] = []
+    requests: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.on("request", lambda r: requests.append(r.url) if f":{watch_port}" in r.url else None)
+    try:
+        page.goto(jupyter.url(name, "lab"))
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=90_000)
+        jupyter.wait_idle(name)
+        from jupyter_harness import run_all
+
+        run_all(page)
+        root = page.locator(".hl-annotate")
+        expect(root).to_have_attribute("data-ready", "1", timeout=60_000)
+        root.focus()
+        for i in range(len(payloads)):
+            expect(root).to_have_attribute("data-pos", str(i))
+            expect(root.locator(".hl-completion .hl-text")).to_be_visible()
+            root.locator(".hl-completion .hl-text").hover()
+            if i < len(payloads) - 1:
+                page.keyboard.press("j")
+        page.wait_for_timeout(1500)
+        root.screenshot(path=str(ARTIFACTS / "xss-lab.png"))
+        forbidden = page.evaluate(
+            """() => [...document.querySelectorAll('.hl-annotate .hl-text *')]
+                .filter(n => /^(SCRIPT|IFRAME|IMG|SVG|STYLE|META|OBJECT|EMBED|LINK|BASE|FORM|VIDEO|AUDIO|SOURCE)$/i.test(n.tagName)
+                    || [...n.attributes].some(a => /^on|^(src|srcset|srcdoc|style|poster|background|action)$/i.test(a.name)))
+                .map(n => n.outerHTML)"""
+        )
+        assert forbidden == []
+        assert page.evaluate("() => window.__pwned === undefined && window.parent.__pwned === undefined")
+        assert dialogs == []
+        assert requests == [] and _Watch.hits == []
+    finally:
+        page.close()
+        server.shutdown()
