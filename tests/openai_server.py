@@ -39,7 +39,8 @@ Fault injection (per route: ``"chat"``, ``"files"``, ``"batches"``, ``"fine_tuni
     server.inject("chat", rates={"429": 0.1}, retry_after_ms=50, seed=1)
     server.inject("chat", schedule=["429", "500", "ok"])     # per request, in order, then "ok"
 
-Fault kinds: ``"429"`` (with ``retry-after-ms`` and/or ``Retry-After``), ``"500"``, ``"garbage"``
+Latency applies to every answer except injected 429s and 401s, which come at once (as from a
+rate limiter in front of the model). Fault kinds: ``"429"`` (with ``retry-after-ms`` and/or ``Retry-After``), ``"500"``, ``"garbage"``
 (HTTP 200 with malformed JSON), ``"close"`` (the connection is closed without a response),
 ``"timeout"`` (sleeps ``timeout_s`` before answering, past a short client timeout), ``"401"``.
 A request whose ``Authorization: Bearer`` does not match ``server.api_key`` gets a 401 in OpenAI's
@@ -845,7 +846,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                     code="invalid_api_key"))
             if route is not None:
                 kind, delay, faults = owner._next_fault(route)
-                if delay > 0:
+                # A rate limiter or an auth check answers before any work: no latency for those.
+                if delay > 0 and kind not in ("429", "401"):
                     time.sleep(delay)
                 if kind != "ok" and self._fault(kind, faults):
                     return
