@@ -257,7 +257,8 @@ class LoopbackOpenAI:
 
         self._httpd = HTTPD(("127.0.0.1", self._port), Handler)
         self._port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="loopback-openai", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="loopback-openai",
+                                        daemon=True)
         self._thread.start()
         return self
 
