@@ -36,6 +36,8 @@ class Annotator(MessageWidget):
     config = traitlets.Dict({}).tag(sync=True)
     #: Labelled rows of the total, per annotator, this session's rate and the time left.
     progress = traitlets.Dict({}).tag(sync=True)
+    #: The preference model's refit status when ``model=`` is given (accuracy, CI, labels, fitting).
+    model_status = traitlets.Dict({}).tag(sync=True)
     #: Who is labelling; written into the ``annotator`` column and the store.
     annotator = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
@@ -46,7 +48,9 @@ class Annotator(MessageWidget):
         "undo": "_on_undo",
     }
 
-    def __init__(self, session: AnnotationSession) -> None:
+    def __init__(
+        self, session: AnnotationSession, *, model: Any = None, refit_every: int | None = 20
+    ) -> None:
         self.session = session
         store = session.store
         super().__init__(
@@ -64,6 +68,16 @@ class Annotator(MessageWidget):
             progress=session.progress.as_dict(),
         )
         self.observe(self._sync_annotator, names="annotator")
+        self.refitter = None
+        if model is not None and refit_every:
+            from ._active import Refitter
+
+            self.refitter = Refitter(model, every=refit_every)
+            self.refitter.on_status(self._show_model_status)
+            self.model_status = self.refitter.status
+
+    def _show_model_status(self, status: dict[str, Any]) -> None:
+        self.model_status = dict(status)
 
     def _sync_annotator(self, change: dict[str, Any]) -> None:
         self.session.annotator = change["new"] or None
@@ -90,6 +104,11 @@ class Annotator(MessageWidget):
         if not isinstance(fields, dict) or not fields:
             raise ValueError("a feedback request needs a non-empty 'fields' object")
         change = self.session.apply(msg.get("pos"), fields)
+        if self.refitter is not None and "label" in fields:
+            try:
+                self.refitter.update(self.session.df)
+            except Exception as exc:  # noqa: BLE001 - the label is saved; show why the model is not
+                self.model_status = {**self.model_status, "error": f"{type(exc).__name__}: {exc}"}
         return self._saved(change, undone=False)
 
     def _on_undo(self, msg: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +156,7 @@ def annotate(
     order: Order = "index",
     model: Any = None,
     random_state: int | None = 0,
+    refit_every: int | None = 20,
 ) -> Annotator:
     """Label completions in a notebook, keyboard first; labels land in ``df`` and the store.
 
@@ -166,6 +186,10 @@ def annotate(
         first by ``model.predict_proba(df)``, with about 10% random rows mixed in).
     model
         Any fitted object with ``predict_proba`` taking ``df``; needed by ``order="uncertainty"``.
+        With a model, the widget refits a copy in the background every ``refit_every`` labels
+        and shows its cross-validated accuracy (``widget.refitter.model`` is the latest fit).
+    refit_every
+        Labels between background refits when ``model`` is given; None turns refitting off.
 
     Returns
     -------
@@ -183,5 +207,5 @@ def annotate(
         df, prompt=prompt, completion=completion, labels=labels, rating=rating, editable=editable,
         annotator=annotator, store=store, order=order, model=model, random_state=random_state,
     )
-    return Annotator(session)
+    return Annotator(session, model=model, refit_every=refit_every)
 

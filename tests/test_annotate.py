@@ -246,3 +246,21 @@ def test_bad_requests_answer_errors_not_exceptions():
     assert "row position" in wire.ask(kind="feedback", pos=99, fields={"label": "👍"})["error"]
     assert "feedback fields" in wire.ask(kind="feedback", pos=0, fields={"lable": "👍"})["error"]
     assert "unknown request" in wire.ask(kind="nope")["error"]
+
+
+def test_model_refits_in_background_and_status_reaches_the_widget():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    feats = FunctionTransformer(lambda X: np.c_[X["completion"].str.len().to_numpy()])
+    model = make_pipeline(feats, LogisticRegression())
+    df = pd.DataFrame({"prompt": [f"p{i}" for i in range(30)],
+                       "completion": ["ok" * (1 + i % 7) for i in range(30)]})
+    model.fit(df, ["👍" if i % 2 else "👎" for i in range(30)])
+    w = hl.annotate(df, order="uncertainty", model=model, refit_every=4)
+    wire = Wire(w)
+    for pos in range(12):
+        wire.ask(kind="feedback", pos=pos, fields={"label": "👍" if pos % 2 else "👎"})
+    w.refitter.wait(30)
+    assert w.model_status["n_labels"] >= 8 and w.model_status["fits"] >= 1

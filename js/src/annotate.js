@@ -44,9 +44,10 @@ export function render({ model, el }) {
   const notice = h("div", { class: "hl-notice", role: "status", "aria-live": "polite" });
   const errorBox = h("pre", { class: "hl-error", role: "alert", hidden: true });
   const cbError = h("pre", { class: "hl-cb-error", role: "alert", hidden: true });
+  const modelPanel = h("div", { class: "hl-model", hidden: true });
   const footer = h("div", { class: "hl-footer", text: cfg.store ? `store: ${cfg.store}` : "no store: labels are kept in the DataFrame only" });
   const root = h("div", { class: "hl-root hl-annotate", tabindex: "0", "data-lm-suppress-shortcuts": "true" },
-    style, top, card, nav, notice, errorBox, cbError, footer);
+    style, top, modelPanel, card, nav, notice, errorBox, cbError, footer);
   el.classList.add("hl-widget");
   el.append(root);
 
@@ -71,6 +72,20 @@ export function render({ model, el }) {
     const eta = formatEta(p.eta_s);
     if (eta) parts.push(`~${eta} left`);
     progressText.textContent = parts.join(" · ");
+  };
+  const paintModel = () => {
+    const m = model.get("model_status") || {};
+    modelPanel.hidden = !Object.keys(m).length;
+    if (modelPanel.hidden) return;
+    const parts = ["preference model"];
+    if (m.accuracy !== null && m.accuracy !== undefined) {
+      const ci = m.ci_low !== null && m.ci_low !== undefined ? ` (95% CI ${(100 * m.ci_low).toFixed(0)}–${(100 * m.ci_high).toFixed(0)}%)` : "";
+      parts.push(`accuracy ${(100 * m.accuracy).toFixed(1)}%${ci}`);
+    } else parts.push("not fitted yet");
+    parts.push(`${m.n_labels ?? 0} labels in fit`, `${m.labels_since_fit ?? 0} since`);
+    if (m.fitting) parts.push("refitting…");
+    modelPanel.textContent = parts.join(" · ") + (m.error ? ` — ${m.error}` : "");
+    modelPanel.classList.toggle("hl-model-error", Boolean(m.error));
   };
   const currentRow = () => state.rows.get(state.cursor);
   const filterMsg = () => ({ status: state.filter.status, label: state.filter.label || null, text: state.filter.text });
@@ -294,6 +309,8 @@ export function render({ model, el }) {
   helpBtn.addEventListener("click", () => act({ type: "help" }));
   model.on("change:progress", paintProgress);
   model.on("change:callback_error", showCbError);
+  model.on("change:model_status", paintModel);
+  paintModel();
   paintProgress();
   showCbError();
   go(0).then(() => { root.dataset.ready = "1"; });
