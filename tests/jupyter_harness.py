@@ -45,6 +45,14 @@ def require_browser() -> str:
     return found
 
 
+def require_browser_path() -> str:
+    """The Chromium path for scripts (benchmarks): exits with the install hint when missing."""
+    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    if not found:
+        raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
+    return found
+
+
 def free_port() -> int:
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
