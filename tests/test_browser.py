@@ -29,8 +29,8 @@ def annotate_cells(store_path: str) -> list[str]:
         "import json, pandas as pd, hl_notebook as hl\n"
         f"store = hl.Store({store_path!r})\n"
         "df = pd.DataFrame({\n"
-        "    'prompt': ['What is 2+2?', 'Name a prime', 'Capital of France?', 'Say hi'],\n"
-        "    'completion': ['**4**, of course.\\n\\n```python\\nprint(2 + 2)\\n```', '9 is prime',\n"
+        "    'prompt': ['How do I sort a list of words by length in Python?', 'Name a prime', 'Capital of France?', 'Say hi'],\n"
+        "    'completion': ['Use `sorted()` with a key:\\n\\n```python\\nsorted(words, key=len)\\n```\\n\\nIt returns a **new list**; `words.sort(key=len)` sorts in place.', '9 is prime',\n"
         "                   'Paris', 'hello'],\n"
         "    'model': ['gpt-4o-mini'] * 4, 'latency_ms': [812, 640, 901, 333],\n"
         "}, index=['a', 'a', 'b', 'c'])\n"
@@ -75,8 +75,8 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         root = page.locator(".hl-annotate")
         root.wait_for(state="visible", timeout=60_000)
         expect(root).to_have_attribute("data-ready", "1", timeout=30_000)
-        expect(root.locator(".hl-completion strong")).to_have_text("4")  # markdown rendered
-        expect(root.locator(".hl-completion pre code")).to_contain_text("print(2 + 2)")
+        expect(root.locator(".hl-completion strong")).to_have_text("new list")  # markdown rendered
+        expect(root.locator(".hl-completion pre code")).to_contain_text("sorted(words, key=len)")
         expect(root.locator(".hl-chip").first).to_have_text("model: gpt-4o-mini")
 
         # click 👍 on row 0: saved, then the widget moves on to row 1
@@ -117,6 +117,10 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         page.screenshot(path=str(ARTIFACTS / f"annotate-{app}-{theme.split()[-1].lower()}.png"))
         root.screenshot(path=str(ARTIFACTS / f"annotate-widget-{app}.png"))
 
+        page.keyboard.press("k")
+        page.keyboard.press("k")
+        expect(root).to_have_attribute("data-pos", "0")
+        root.screenshot(path=str(ARTIFACTS / f"annotate-readme-{app}.png"))
         got = kernel_json(page, 1, "KERNEL")
         assert [r[0] for r in got] == ["👍", "👎", None, None]
         assert got[2][1] == 4 and got[2][2] == "Paris, the capital of France."
