@@ -31,6 +31,8 @@ from ._feedback_pairs import pairs_from_feedback
 from ._plots import plot_calibration, plot_improvement, plot_learning_curve
 from ._preference import PreferenceModel, cross_validate, score_report
 # -- fine-tuning (issue 6) --
+from ._export import ExportReport, to_hf, to_openai
+from ._validate import ValidationReport, validate_finetune_file
 
 try:
     __version__ = version("hl_notebook")
@@ -72,4 +74,9 @@ __all__ = [
     "rank_versions",
     "score_report",
     # -- fine-tuning (issue 6) --
+    "ExportReport",
+    "ValidationReport",
+    "to_hf",
+    "to_openai",
+    "validate_finetune_file",
 ]
