@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jupyter_harness import open_notebook, require_browser_path, start_server  # noqa: E402
+from jupyter_harness import require_browser_path, start_server  # noqa: E402
 
 SETUP = """\
 import numpy as np, pandas as pd, anywidget, traitlets, hl_notebook as hl

@@ -185,7 +185,7 @@ class CompareSession:
                 "tie": (None, None),
                 "both_bad": (bad, bad),
             }[preferred]
-            for lid, label in zip((la, lb), lab):
+            for lid, label in zip((la, lb), lab, strict=True):
                 rec: dict[str, Any] = {
                     "log_id": lid,
                     "comment": f"compare {pair}: {preferred}",

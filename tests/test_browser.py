@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from jupyter_harness are used as arguments)
 """End to end in a real browser: JupyterLab 4 and Notebook 7, Debian Chromium, Python Playwright.
 
 Click and type as a user does, then assert the kernel's DataFrame and the SQLite store.
@@ -222,7 +223,7 @@ def xss_payloads(base: str) -> list[str]:
         f"<a href='javascript:{p}'>link</a>",
         f"<a href='data:text/html,<script>{p}</script>'>data</a>",
         f"<iframe src='{base}/frame'></iframe>",
-        f"<iframe srcdoc='<script>parent.__pwned=1</script>'></iframe>",
+        "<iframe srcdoc='<script>parent.__pwned=1</script>'></iframe>",
         f"<meta http-equiv='refresh' content='0;url={base}/refresh'>",
         f"<div style='background:url({base}/css-bg.png)'>styled</div>",
         f"<style>@import url('{base}/import.css'); body{{background:url({base}/body.png)}}</style>",
