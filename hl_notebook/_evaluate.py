@@ -282,25 +282,25 @@ def _votes(df: pd.DataFrame, *, by: str) -> pd.DataFrame:
 # ----------------------------------------------------------------------------------------------
 
 
-def _bradley_terry(a: np.ndarray, b: np.ndarray, wa: np.ndarray, k: int, *, l2: float = 1e-2,
-                   iters: int = 200) -> np.ndarray:
-    """Strengths (log scale, mean 0) from comparisons; ``wa`` is the score of a (1 win, .5 tie)."""
-    from scipy.special import expit
+def _bradley_terry(a: np.ndarray, b: np.ndarray, wa: np.ndarray, k: int, *,
+                   l2: float = 1e-2) -> np.ndarray:
+    """Strengths (log scale, mean 0) from comparisons; ``wa`` is the score of a (1 win, .5 tie).
 
-    theta = np.zeros(k)
-    for _ in range(iters):
+    Maximum likelihood with a small ridge penalty (so a version that never lost stays finite).
+    """
+    from scipy.optimize import minimize
+    from scipy.special import expit, log_expit
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
         d = theta[a] - theta[b]
-        p = expit(d)
-        g = wa - p
-        grad = np.bincount(a, g, k) - np.bincount(b, g, k) - l2 * theta
-        w = p * (1 - p)
-        hess = np.bincount(a, w, k) + np.bincount(b, w, k) + l2
-        step = grad / hess
-        theta += step
-        theta -= theta.mean()
-        if np.max(np.abs(step)) < 1e-8:
-            break
-    return theta
+        nll = -np.sum(wa * log_expit(d) + (1 - wa) * log_expit(-d)) + 0.5 * l2 * theta @ theta
+        g = expit(d) - wa
+        grad = np.bincount(a, g, k) - np.bincount(b, g, k) + l2 * theta
+        return float(nll), grad
+
+    res = minimize(loss, np.zeros(k), jac=True, method="L-BFGS-B")
+    theta = res.x
+    return theta - theta.mean()
 
 
 def rank_versions(
@@ -351,7 +351,7 @@ def rank_versions(
     boots = np.empty((n_boot, k))
     for i in range(n_boot):
         pick = rng.integers(0, len(a), len(a))
-        boots[i] = _bradley_terry(a[pick], b[pick], wa[pick], k, iters=60)
+        boots[i] = _bradley_terry(a[pick], b[pick], wa[pick], k)
     alpha = (1 - confidence) / 2
     low, high = np.quantile(boots, [alpha, 1 - alpha], axis=0)
     wins = np.zeros(k)

@@ -51,8 +51,10 @@ FeaturesName = Literal["text", "embeddings"]
 
 #: Labels below this count per class still fit, but the error/advice text names this number.
 MIN_PER_CLASS_ADVICE = 10
+#: Calibration folds use at most about this many training rows (whole prompts), to bound fit time.
+CALIBRATION_ROWS = 6000
 #: Default inverse regularisation strength (chosen by grouped cross-validation on the dev data).
-DEFAULT_C = 0.3
+DEFAULT_C = 0.5
 
 EMBEDDINGS_HINT = (
     'features="embeddings" needs the optional sentence-embedding extra; install it with '
@@ -123,6 +125,14 @@ def _last_turn(prompt: str) -> str:
     return prompt
 
 
+_DIGIT = re.compile(r"\d")
+_UPPER = re.compile(r"[A-Z]")
+_LETTER = re.compile(r"[A-Za-z]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_FIRST = frozenset(("i", "i'm", "me", "my", "i'd", "i've"))
+_SECOND = frozenset(("you", "your", "you're", "yours"))
+
+
 def _one(prompt: str, completion: str) -> list[float]:
     text = completion.strip()
     n_chars = len(text)
@@ -132,9 +142,10 @@ def _one(prompt: str, completion: str) -> list[float]:
     turn_words = set(_WORD.findall(turn.lower()))
     word_set = set(words)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    overlap = len(word_set & turn_words) / len(word_set) if word_set else 0.0
-    coverage = len(word_set & turn_words) / len(turn_words) if turn_words else 0.0
-    letters = sum(c.isalpha() for c in text) or 1
+    shared = len(word_set & turn_words)
+    overlap = shared / len(word_set) if word_set else 0.0
+    coverage = shared / len(turn_words) if turn_words else 0.0
+    letters = len(_LETTER.findall(text)) or 1
     return [
         np.log1p(n_chars),
         np.log1p(n_words),
@@ -148,18 +159,27 @@ def _one(prompt: str, completion: str) -> list[float]:
         float(bool(_SENT_END.search(text))) if text else 0.0,
         float(text.count("\n")),
         float(len(_LIST.findall(text))),
-        sum(c.isdigit() for c in text) / (n_chars or 1),
-        sum(c.isupper() for c in text) / letters,
-        sum(ord(c) > 127 for c in text) / (n_chars or 1),
+        len(_DIGIT.findall(text)) / (n_chars or 1),
+        len(_UPPER.findall(text)) / letters,
+        len(_NON_ASCII.findall(text)) / (n_chars or 1),
         len(word_set) / n_words if n_words else 0.0,
         float(len(lines) - len(set(lines))),
         overlap,
         coverage,
         float(len(text) > 20 and text in prompt),
         float(bool(_LEAK.search(text))),
-        sum(w in ("i", "i'm", "me", "my", "i'd", "i've") for w in words) / (n_words or 1),
-        sum(w in ("you", "your", "you're", "yours") for w in words) / (n_words or 1),
+        sum(w in _FIRST for w in words) / (n_words or 1),
+        sum(w in _SECOND for w in words) / (n_words or 1),
     ]
+
+
+#: Character n-grams look at this many leading characters of a completion (speed; the opening
+#: of a reply carries most of its style: refusals, hedges, greetings).
+CHAR_HEAD = 300
+
+
+def _head(text: str) -> str:
+    return text[:CHAR_HEAD].lower()
 
 
 def structure_features(X: pd.DataFrame) -> np.ndarray:
@@ -198,8 +218,9 @@ def text_features() -> Pipeline:
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=50_000,
                                       sublinear_tf=True, dtype=np.float32), "completion"),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), min_df=1,
-                                      max_features=50_000, sublinear_tf=True, dtype=np.float32),
+            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), min_df=1,
+                                      preprocessor=_head, max_features=50_000, sublinear_tf=True,
+                                      dtype=np.float32),
              "completion"),
             ("structure", Pipeline([
                 ("extract", FunctionTransformer(structure_features)),
@@ -592,60 +613,68 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
             self.classes_ = np.array(sorted(DEFAULT_LABELS))
             self.positive_label_ = DEFAULT_LABELS[0]
         self.features_ = self._make_features()
-        texts = []
-        if point is not None:
-            texts.append(point[0] if isinstance(point[0], pd.DataFrame) else None)
+        frames = []
+        if point is not None and isinstance(point[0], pd.DataFrame):
+            frames.append(point[0])
         if pair is not None:
-            texts.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["chosen"]}))
-            texts.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["rejected"]}))
+            frames.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["chosen"]}))
+            frames.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["rejected"]}))
         if point is not None and not isinstance(point[0], pd.DataFrame):
-            self.features_.fit(point[0], point[1])
+            # numeric input for a custom transformer (no pairs possible here)
+            Z_point = self.features_.fit_transform(point[0], point[1])
+            Z_point = sp.csr_matrix(Z_point) if not sp.issparse(Z_point) else Z_point.tocsr()
+            Z_pairs = None
         else:
-            allt = pd.concat([t for t in texts if t is not None], ignore_index=True)
+            allt = pd.concat(frames, ignore_index=True)
             if allt["completion"].nunique() == 1:
                 raise HLValueError(
-                    "all completions are identical; the model has nothing to learn from. Give it "
-                    "different completions."
+                    f"all {len(allt)} completions are identical; the model has nothing to learn "
+                    "from. Give it different completions."
                 )
-            self.features_.fit(allt)
-        rows, targets, groups, is_pair = [], [], [], []
+            # one pass over the texts: fit the vocabulary and transform together
+            Z_all = self.features_.fit_transform(allt)
+            Z_all = sp.csr_matrix(Z_all) if not sp.issparse(Z_all) else Z_all.tocsr()
+            n_point = len(point[0]) if point is not None else 0
+            Z_point = Z_all[:n_point] if point is not None else None
+            Z_pairs = Z_all[n_point:] if pair is not None else None
+        rows, targets, groups = [], [], []
         if point is not None:
-            Z = self._transform(point[0])
+            Z = Z_point
             rows.append(sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr"))
             targets.append(point[1])
             g = point[2] if point[2] is not None else np.arange(Z.shape[0]).astype(object)
             groups.append(g)
-            is_pair.append(np.zeros(Z.shape[0], bool))
         n_pairs = 0
         if pair is not None:
-            D = self._transform(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["chosen"]}))
-            D = D - self._transform(pd.DataFrame({"prompt": pair["prompt"],
-                                                  "completion": pair["rejected"]}))
-            D = sp.hstack([D, np.zeros((D.shape[0], 1))], format="csr")
-            n_pairs = D.shape[0]
-            # each pair enters once per orientation so the model has no side bias
-            rows += [D, -D]
-            targets += [np.ones(n_pairs, int), np.zeros(n_pairs, int)]
-            g = pair["prompt"].to_numpy(dtype=object)
-            groups += [g, g]
-            is_pair += [np.ones(n_pairs, bool), np.ones(n_pairs, bool)]
+            n_pairs = len(pair)
+            D = Z_pairs[:n_pairs] - Z_pairs[n_pairs:]
+            D = sp.hstack([D, np.zeros((n_pairs, 1))], format="csr")
+            # Bradley-Terry without side bias: each pair enters once, in a random orientation
+            # (label 1 for chosen - rejected, 0 for rejected - chosen). Without an intercept the
+            # loss of (-d, 0) equals that of (d, 1), so this is the exact BT likelihood.
+            flip = np.random.default_rng(0).random(n_pairs) < 0.5
+            if point is None and n_pairs > 1 and (flip.all() or not flip.any()):
+                flip[0] = not flip[0]
+            elif point is None and n_pairs == 1:
+                D = sp.vstack([D, -D], format="csr")
+                flip = np.array([False, True])
+                pair = pd.concat([pair, pair], ignore_index=True)
+            sign = np.where(flip, -1.0, 1.0)
+            rows.append(sp.diags(sign) @ D)
+            targets.append((~flip).astype(int))
+            groups.append(pair["prompt"].to_numpy(dtype=object))
         A = sp.vstack(rows, format="csr")
         t = np.concatenate(targets)
         grp = np.concatenate(groups)
-        if len(np.unique(t)) < 2:
-            raise HLValueError(
-                "label at least 10 items of each class; all labels fell in one class."
-            )
         # point rows carry a constant column (the intercept); pair rows carry 0 there (it cancels)
-        clf = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-5)
+        clf = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-4)
         clf.fit(A, t)
         w = clf.coef_.ravel()
         self.coef_ = w[:-1]
         self.intercept_ = float(w[-1])
         if point is None:
             # anchor the reward: 0 is the average training completion
-            Zc = self._transform(pd.concat(texts[-2:], ignore_index=True))
-            self.intercept_ = -float(np.mean(Zc @ self.coef_))
+            self.intercept_ = -float(np.mean(Z_pairs @ self.coef_))
         self.n_pairs_ = int(n_pairs)
         self.n_points_ = 0 if point is None else int(len(point[1]))
         self.temperature_ = 1.0
@@ -658,6 +687,13 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
     def _calibrate(self, A, t, grp, C) -> None:
         codes = pd.factorize(pd.Series(grp))[0]
         n_groups = codes.max() + 1
+        if len(t) > CALIBRATION_ROWS:
+            # calibrate on whole prompts drawn at random, up to about CALIBRATION_ROWS rows
+            rng = np.random.default_rng(self.random_state if self.random_state is not None else 0)
+            keep_groups = rng.permutation(n_groups)[: max(3, int(n_groups * CALIBRATION_ROWS / len(t)))]
+            keep = np.isin(codes, keep_groups)
+            A, t, codes = A[keep], t[keep], pd.factorize(pd.Series(codes[keep]))[0]
+            n_groups = codes.max() + 1
         if n_groups < 3 or min(np.bincount(t)) < 5:
             return
         folds = GroupKFold(n_splits=min(3, n_groups))
@@ -665,7 +701,7 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         for train, test in folds.split(A, t, codes):
             if len(np.unique(t[train])) < 2:
                 return
-            m = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-5)
+            m = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-4)
             m.fit(A[train], t[train])
             oof[test] = A[test] @ m.coef_.ravel()
         if not np.any(oof):
