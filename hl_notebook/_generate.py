@@ -531,7 +531,7 @@ class _Run:
                 bar.close()
         if self.fatal is not None:
             # Requests already in flight finish quickly (they get the same 401); wait briefly.
-            cf.wait(futures, timeout=5)
+            cf.wait([f for f in futures if not f.cancelled()], timeout=5)
             for fut, job in futures.items():
                 if fut.done() and not fut.cancelled():
                     job.done = True
