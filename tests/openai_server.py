@@ -255,6 +255,12 @@ class LoopbackOpenAI:
             request_queue_size = 256
             allow_reuse_address = True
 
+            def handle_error(self, request, client_address):  # a client that gave up is not news
+                import sys
+
+                if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+                    super().handle_error(request, client_address)
+
         self._httpd = HTTPD(("127.0.0.1", self._port), Handler)
         self._port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,), name="loopback-openai",
