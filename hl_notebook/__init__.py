@@ -32,6 +32,7 @@ from ._plots import plot_calibration, plot_improvement, plot_learning_curve
 from ._preference import PreferenceModel, cross_validate, score_report
 # -- fine-tuning (issue 6) --
 from ._export import ExportReport, to_hf, to_openai
+from ._finetune import FineTuneError, FineTuneJob, finetune
 from ._validate import ValidationReport, validate_finetune_file
 
 try:
@@ -75,7 +76,10 @@ __all__ = [
     "score_report",
     # -- fine-tuning (issue 6) --
     "ExportReport",
+    "FineTuneError",
+    "FineTuneJob",
     "ValidationReport",
+    "finetune",
     "to_hf",
     "to_openai",
     "validate_finetune_file",
