@@ -27,9 +27,16 @@ CHROMIUM = os.environ.get("HL_CHROMIUM", "/usr/bin/chromium")
 TOKEN = "hl-browser-tests"
 
 
+def _find_chromium() -> str | None:
+    if Path(CHROMIUM).exists():
+        return CHROMIUM
+    # an explicit HL_CHROMIUM is used as given; otherwise look on PATH too
+    return None if "HL_CHROMIUM" in os.environ else shutil.which("chromium")
+
+
 def require_browser() -> str:
     """The Chromium path, or skip (fail under HL_REQUIRE_BROWSER=1) when it is missing."""
-    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    found = _find_chromium()
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
@@ -47,7 +54,7 @@ def require_browser() -> str:
 
 def require_browser_path() -> str:
     """The Chromium path for scripts (benchmarks): exits with the install hint when missing."""
-    found = CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium")
+    found = _find_chromium()
     if not found:
         raise SystemExit(f"Chromium not found at {CHROMIUM}: apt-get install chromium")
     return found

@@ -122,6 +122,13 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         page.keyboard.press("k")
         expect(root).to_have_attribute("data-pos", "0")
         root.screenshot(path=str(ARTIFACTS / f"annotate-readme-{app}.png"))
+        # / filters by text: only the row about France is left
+        page.keyboard.press("/")
+        expect(root.locator(".hl-search")).to_be_focused()
+        page.keyboard.type("france")
+        page.keyboard.press("Enter")
+        expect(root.locator(".hl-position")).to_have_text("1 / 1")
+        expect(root).to_have_attribute("data-pos", "2")
         got = kernel_json(page, 1, "KERNEL")
         assert [r[0] for r in got] == ["👍", "👎", None, None]
         assert got[2][1] == 4 and got[2][2] == "Paris, the capital of France."
@@ -155,6 +162,9 @@ def test_compare_votes_map_to_original_columns_and_journal(browser, jupyter):
         "y['log_id'] = [store.log(prompt=p, completion=c) for p, c in zip(y.prompt, y.completion)]\n"
         "pairs = hl.pair_up(x, y, on=['prompt'], names=('v1', 'v2'))\n"
         "w = hl.compare(pairs, store=store, annotator='bo')\n"
+        "def strict_callback(event):\n"
+        "    raise ValueError(f'callback refused {event[\"preferred\"]}')\n"
+        "w.on_feedback(strict_callback)\n"
         "w",
         "print('KERNEL', json.dumps(pairs[['preferred', 'shown_left', 'log_id_a', 'log_id_b']].values.tolist()))",
     ]
@@ -173,6 +183,8 @@ def test_compare_votes_map_to_original_columns_and_journal(browser, jupyter):
                 "n => Number(document.querySelector('.hl-compare').dataset.saved || 0) >= n", arg=i + 1
             )
         expect(root.locator(".hl-progress-text")).to_contain_text("4 of 4 judged")
+        # an error inside the user's callback shows under the widget; the vote is still saved
+        expect(root.locator(".hl-cb-error")).to_contain_text("callback refused both_bad")
         root.screenshot(path=str(ARTIFACTS / "compare-lab.png"))
         got = kernel_json(page, 1, "KERNEL")
         left_col = ["a" if t.startswith("first") else "b" for t in lefts]

@@ -68,7 +68,7 @@ export function compareAction(e, ctx = {}) {
 export const ANNOTATE_HELP = [
   ["j / ↓ / →", "next item"],
   ["k / ↑ / ←", "previous item"],
-  ["1 – 9", "choose a label (saved at once)"],
+  ["1 – 9", "choose a label (saved at once; again to clear)"],
   ["Shift + 1 – 9", "star rating (when rating=N)"],
   ["e", "edit the completion (correction)"],
   ["Ctrl/⌘ + Enter", "save the correction"],
