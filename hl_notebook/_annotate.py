@@ -12,7 +12,7 @@ import traitlets
 
 from ._rows import AnnotationSession, Order, index_label
 from ._schema import DEFAULT_LABELS
-from ._widget_base import MessageWidget, esm
+from ._widget_base import MessageWidget, esm, reject_unknown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -157,6 +157,7 @@ def annotate(
     model: Any = None,
     random_state: int | None = 0,
     refit_every: int | None = 20,
+    **unknown: Any,
 ) -> Annotator:
     """Label completions in a notebook, keyboard first; labels land in ``df`` and the store.
 
@@ -203,6 +204,10 @@ def annotate(
     >>> w = hl.annotate(df, annotator="ada")  # doctest: +SKIP
     >>> w  # doctest: +SKIP
     """
+    reject_unknown("annotate", unknown, [
+        "prompt", "completion", "labels", "rating", "editable", "annotator", "store", "order",
+        "model", "random_state", "refit_every",
+    ])
     session = AnnotationSession(
         df, prompt=prompt, completion=completion, labels=labels, rating=rating, editable=editable,
         annotator=annotator, store=store, order=order, model=model, random_state=random_state,

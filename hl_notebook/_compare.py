@@ -8,7 +8,7 @@ import traitlets
 
 from ._pairs import CompareSession, pair_up
 from ._rows import index_label
-from ._widget_base import MessageWidget, esm
+from ._widget_base import MessageWidget, esm, reject_unknown
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -105,6 +105,7 @@ def compare(
     annotator: str | None = None,
     store: Store | None = None,
     random_state: int | None = 0,
+    **unknown: Any,
 ) -> Comparer:
     """Judge two completions per row, blind: which is better, a tie, or both bad.
 
@@ -120,6 +121,9 @@ def compare(
     >>> pairs = pd.DataFrame({"prompt": ["2+2?"], "completion_a": ["4"], "completion_b": ["5"]})
     >>> w = hl.compare(pairs, annotator="ada")  # doctest: +SKIP
     """
+    reject_unknown(
+        "compare", unknown, ["a", "b", "prompt", "annotator", "store", "random_state"]
+    )
     session = CompareSession(
         df, a=a, b=b, prompt=prompt, annotator=annotator, store=store, random_state=random_state
     )

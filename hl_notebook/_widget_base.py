@@ -27,6 +27,18 @@ def bundle(name: str) -> Path:
     return path
 
 
+def reject_unknown(function: str, unknown: dict[str, Any], allowed: list[str]) -> None:
+    """Raise a TypeError naming a misspelled keyword and the closest allowed one."""
+    if not unknown:
+        return
+    from ._schema import suggest
+
+    name = next(iter(unknown))
+    close = suggest(name, allowed)
+    hint = f" Did you mean {close}=?" if close else f" It takes {allowed}."
+    raise TypeError(f"{function}() got an unexpected keyword argument {name!r}.{hint}")
+
+
 def esm(name: str) -> Path | str:
     """The bundle's path when it exists (hot reload works), else a module explaining the problem.
 

@@ -264,3 +264,10 @@ def test_model_refits_in_background_and_status_reaches_the_widget():
         wire.ask(kind="feedback", pos=pos, fields={"label": "👍" if pos % 2 else "👎"})
     w.refitter.wait(30)
     assert w.model_status["n_labels"] >= 8 and w.model_status["fits"] >= 1
+
+
+def test_misspelled_keyword_is_rejected_with_a_hint():
+    with pytest.raises(TypeError, match="'lables'. Did you mean labels="):
+        hl.annotate(frame(), lables=("a", "b"))
+    with pytest.raises(TypeError, match="Did you mean annotator="):
+        hl.compare(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "completion_b": ["b"]}), anotator="x")
