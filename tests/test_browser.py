@@ -273,7 +273,8 @@ def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
     cells = [
         "import json, pandas as pd, hl_notebook as hl\n"
         "payloads = json.load(open('payloads.json'))\n"
-        "df = pd.DataFrame({'prompt': payloads, 'completion': payloads})\n"
+        "big = 'word ' * 220_000  # a 1.1 MB completion\n"
+        "df = pd.DataFrame({'prompt': payloads + ['big one'], 'completion': payloads + [big]})\n"
         "w = hl.annotate(df)\n"
         "w",
     ]
@@ -296,8 +297,7 @@ def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
         for i in range(len(payloads)):
             expect(root).to_have_attribute("data-pos", str(i))
             root.locator(".hl-completion").hover()
-            if i < len(payloads) - 1:
-                page.keyboard.press("j")
+            page.keyboard.press("j")
         page.wait_for_timeout(1500)
         root.screenshot(path=str(ARTIFACTS / "xss-lab.png"))
         forbidden = page.evaluate(
@@ -310,6 +310,22 @@ def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
         assert page.evaluate("() => window.__pwned === undefined && window.parent.__pwned === undefined")
         assert dialogs == []
         assert requests == [] and _Watch.hits == []
+
+        # the 1.1 MB cell: clipped with "show more", which loads it all
+        expect(root).to_have_attribute("data-pos", str(len(payloads)))
+        more = root.locator(".hl-completion .hl-more")
+        expect(more).to_contain_text("1,100,000 characters")
+        more.click()
+        expect(more).to_have_count(0, timeout=30_000)
+        length = page.evaluate("() => document.querySelector('.hl-annotate .hl-completion .hl-text').textContent.length")
+        assert length == 1_100_000
+        # label it, then undo with u
+        root.focus()
+        page.keyboard.press("1")
+        expect(root.locator(".hl-badge")).to_have_text("✓ saved")
+        page.keyboard.press("u")
+        expect(root.locator(".hl-notice")).to_contain_text("undid")
+        expect(root.locator(".hl-badge")).to_have_text("unlabelled")
     finally:
         page.close()
         server.shutdown()
