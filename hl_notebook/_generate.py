@@ -20,6 +20,7 @@ import json
 import math
 import os
 import string
+import threading
 import time
 import warnings
 from collections.abc import Mapping, Sequence
@@ -495,24 +496,51 @@ class _Run:
         except Exception as exc:  # noqa: BLE001 - every other failure is this row's error
             job.error = _describe_error(exc, self.secret)
 
+    def _complete(self, job: _Job) -> None:
+        """Mark a job done (from its worker thread) unless the run was already closed."""
+        with self._lock:
+            if self._closed:
+                return
+            job.done = True
+            self.requests += 1
+            self._completed += 1
+            if job.error is not None:
+                self.errors += 1
+            if self._completed >= self._total or self.fatal is not None:
+                self._wake.set()
+
+    def _work(self, client: Any, job: _Job) -> None:
+        try:
+            self.call(client, job)
+        finally:
+            self._complete(job)
+
     def run_threads(self, todo: list[_Job], *, client: Any, concurrency: int, progress: bool) -> None:
+        """Run ``todo`` on a bounded thread pool. The calling thread only sleeps and refreshes the
+        progress bar a few times a second (waking per request would cost CPU at high rates)."""
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._completed = 0
+        self._total = len(todo)
         bar = _progress_bar(len(todo), progress=progress, cached=len(self.jobs) - len(todo))
         pool = cf.ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="hl-generate")
-        futures: dict[cf.Future, _Job] = {}
+        futures: list[cf.Future] = []
         last_flush = time.monotonic()
+        shown = shown_errors = 0
         try:
-            futures = {pool.submit(self.call, client, job): job for job in todo}
-            for fut in cf.as_completed(futures):
-                job = futures[fut]
-                job.done = True
-                self.requests += 1
-                if job.error is not None:
-                    self.errors += 1
-                    if bar is not None:
-                        bar.set_postfix(errors=self.errors, refresh=False)
+            futures = [pool.submit(self._work, client, job) for job in todo]
+            while True:
+                finished = self._wake.wait(0.1)
+                with self._lock:
+                    completed, errors = self._completed, self.errors
                 if bar is not None:
-                    bar.update(1)
-                if self.fatal is not None:
+                    if errors != shown_errors:
+                        bar.set_postfix(errors=errors, cached=len(self.jobs) - len(todo), refresh=False)
+                        shown_errors = errors
+                    bar.update(completed - shown)
+                shown = completed
+                if finished:
                     break
                 if time.monotonic() - last_flush > 2.0:
                     self.flush()
@@ -520,21 +548,18 @@ class _Run:
         except KeyboardInterrupt:
             self.interrupted = True
         finally:
-            if self.fatal is not None or self.interrupted:
+            stopping = self.fatal is not None or self.interrupted
+            if stopping:
                 for fut in futures:
                     fut.cancel()
-                for fut, job in futures.items():  # finished but not yet counted
-                    if fut.done() and not fut.cancelled():
-                        job.done = True
-            pool.shutdown(wait=not (self.fatal is not None or self.interrupted), cancel_futures=True)
+                if self.fatal is not None:
+                    # Requests already in flight end quickly (they get the same 401); wait briefly.
+                    cf.wait([f for f in futures if not f.cancelled()], timeout=5)
+            with self._lock:
+                self._closed = True
+            pool.shutdown(wait=not stopping, cancel_futures=True)
             if bar is not None:
                 bar.close()
-        if self.fatal is not None:
-            # Requests already in flight finish quickly (they get the same 401); wait briefly.
-            cf.wait([f for f in futures if not f.cancelled()], timeout=5)
-            for fut, job in futures.items():
-                if fut.done() and not fut.cancelled():
-                    job.done = True
 
     # -- results -----------------------------------------------------------------------------
 
@@ -560,7 +585,7 @@ class _Run:
                 rows.append(
                     {
                         "log_id": r["log_ids"][s],
-                        "created_at": pd.Timestamp(r["created_at"], unit="s", tz="UTC"),
+                        "created_at": _utc(r["created_at"]),
                         "prompt": job.prompt,
                         "completion": r["completions"][s],
                         "model": self.model,
@@ -688,6 +713,14 @@ class _Run:
                 series = pd.array(values, dtype=object)
             out[name] = series
         return out
+
+
+def _utc(value: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value, tz=dt.timezone.utc)
+    return value
 
 
 def _timestamps(values: Sequence[Any]):
