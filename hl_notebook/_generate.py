@@ -634,7 +634,8 @@ class _Run:
             self.flush()
         finally:
             out = self.frame(df)
-        spent = float(pd.Series(out.loc[~out["cached"], "cost_usd"], dtype="float64").sum(min_count=1))
+        paid = pd.Series(out.loc[~out["cached"] & out["completion"].notna(), "cost_usd"], dtype="float64")
+        spent = 0.0 if paid.empty else float(paid.sum(min_count=1))  # NaN: a price is unknown
         out.attrs["generate"] = {
             "model": self.model,
             "rows": len(out),
