@@ -203,7 +203,7 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
     def line(values: Sequence[str]) -> str:
         first = values[0].ljust(widths[0])
-        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:])]
+        rest = [v.rjust(w) for v, w in zip(values[1:], widths[1:], strict=False)]
         return "  ".join([first, *rest]).rstrip()
 
     body = [line(header), line(["-" * w for w in widths])] + [line(r) for r in cells]
@@ -306,7 +306,7 @@ def load_demo_data(store: Any) -> int:
     before = len(store)
     hh = datasets.load_sample("hh_harmless", kind="logs")
     hh_ids = [
-        f"sample-{p}-{'chosen' if lab == '👍' else 'rejected'}" for p, lab in zip(hh["pair_id"], hh["label"])
+        f"sample-{p}-{'chosen' if lab == '👍' else 'rejected'}" for p, lab in zip(hh["pair_id"], hh["label"], strict=False)
     ]
     frames = [
         pd.DataFrame(
@@ -317,7 +317,7 @@ def load_demo_data(store: Any) -> int:
                 "label": hh["label"],
                 "annotator": "hh-rlhf crowdworker",
                 "metadata": [{"sample": "hh_harmless", "pair_id": p, "source": s}
-                             for p, s in zip(hh["pair_id"], hh["source"])],
+                             for p, s in zip(hh["pair_id"], hh["source"], strict=False)],
             }
         )
     ]
@@ -326,12 +326,12 @@ def load_demo_data(store: Any) -> int:
     frames.append(
         pd.DataFrame(
             {
-                "log_id": [f"sample-{p}-{s}" for p, s in zip(pl["pair_id"], side)],
+                "log_id": [f"sample-{p}-{s}" for p, s in zip(pl["pair_id"], side, strict=False)],
                 "prompt": pl["prompt"],
                 "completion": pl["completion"],
                 "model": pl["model"],
                 "metadata": [{"sample": "pandalm", "pair_id": p, "source": s}
-                             for p, s in zip(pl["pair_id"], pl["source"])],
+                             for p, s in zip(pl["pair_id"], pl["source"], strict=False)],
             }
         )
     )

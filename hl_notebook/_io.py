@@ -274,7 +274,7 @@ def _read_csv(stream: IO[bytes]) -> Iterator[Item]:
             )
             continue
         try:
-            yield where, {c: _csv_value(c, v) for c, v in zip(header, values)}
+            yield where, {c: _csv_value(c, v) for c, v in zip(header, values, strict=False)}
         except RowProblem as problem:
             yield where, problem
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Literal
 
@@ -75,7 +75,7 @@ def _check_name(name: object) -> str:
     )
 
 
-@lru_cache(maxsize=None)
+@cache
 def _records(name: str) -> tuple[dict, ...]:
     data = resources.files("hl_notebook").joinpath("data", _SAMPLES[name][0]).read_bytes()
     text = gzip.decompress(data).decode("utf-8")
@@ -132,7 +132,7 @@ def _pandalm(kind: str) -> pd.DataFrame:
             }
         )
     rows = []
-    for r, (model_a, model_b) in zip(records, models):
+    for r, (model_a, model_b) in zip(records, models, strict=False):
         rows.append((r["prompt"], r["response_a"], model_a, r["pair_id"], r["source"]))
         rows.append((r["prompt"], r["response_b"], model_b, r["pair_id"], r["source"]))
     return pd.DataFrame(rows, columns=["prompt", "completion", "model", "pair_id", "source"])
