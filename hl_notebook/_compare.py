@@ -1,4 +1,4 @@
-"""`Comparer`: blind pairwise judging of two completions per row (logic in `hl_notebook._pairs`)."""
+"""`Comparer`: blind pairwise judging of two completions per row (logic in `hl_notebook._compare_session`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._pairs import CompareSession, pair_up
+from ._compare_session import CompareSession, pair_up
 from ._rows import index_label
 from ._widget_base import MessageWidget, esm, reject_unknown
 
@@ -113,7 +113,7 @@ def compare(
     → right is better, ``=`` tie, ``x`` both bad, ``u`` undo, j/k to move. ``df["preferred"]``
     gets ``"a" | "b" | "tie" | "both_bad"`` in terms of the columns ``a`` and ``b`` (never the
     screen sides); ``df["shown_left"]`` records which column was on the left. With ``log_id_a``
-    and ``log_id_b`` columns, votes are journaled to the store (see `hl_notebook._pairs`).
+    and ``log_id_b`` columns, votes are journaled to the store (see `hl_notebook._compare_session`).
 
     Examples
     --------
