@@ -19,6 +19,7 @@ from ._schema import DEFAULT_LABELS, HLValueError
 from ._store import Store, StoreError, UnknownLogError, configure, default_store, feedback, log
 
 # -- annotation widgets (issue 3) --
+from ._agreement import agreement
 from ._annotate import Annotator, annotate
 from ._compare import Comparer, compare, pair_up
 # -- generation (issue 4) --
@@ -54,6 +55,7 @@ __all__ = [
     "log",
     # -- annotation widgets (issue 3) --
     "Annotator",
+    "agreement",
     "Comparer",
     "annotate",
     "compare",
