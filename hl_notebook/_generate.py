@@ -294,7 +294,9 @@ def generate(
     store
         Where rows are logged: a `Store` or path; None logs to the configured store when there is
         one (``hl.configure(...)``, ``hl.default_store()`` or ``$HL_STORE``) and to nothing
-        otherwise; False logs nothing (and turns the cache off).
+        otherwise; False logs nothing (and turns the cache off). Rows are logged as they finish
+        (every few seconds) and at the end, failed rows are not logged. (OpenAI's own ``store=``
+        request flag is sent with ``extra_body={"store": True}``.)
     cache
         Serve identical requests (endpoint, model, messages, params and n) from the store instead
         of paying again; those rows have ``cached=True``. Needs a store.
@@ -375,6 +377,7 @@ def generate(
     secret = _secret(client)
     base_url = str(getattr(client, "base_url", ""))
     log_store = _resolve_store(store)
+    opened = log_store is not None and isinstance(store, (str, os.PathLike))
     use_cache = bool(cache) and log_store is not None
 
     # -- render every request ------------------------------------------------------------------
@@ -403,8 +406,19 @@ def generate(
                 job = _Job(len(jobs), row, version, rendered, _prompt_text(rendered), key)
             jobs.append(job)
 
+    try:
+        return _execute(df, jobs, client=client, model=model, n=n, params=sent_params, secret=secret,
+                        store=log_store, use_cache=use_cache, records=records, batch=batch,
+                        max_retries=max_retries, concurrency=concurrency, progress=progress)
+    finally:
+        if opened:
+            log_store.close()
+
+
+def _execute(df, jobs, *, client, model, n, params, secret, store, use_cache, records, batch, max_retries,
+             concurrency, progress):
     started = time.perf_counter()
-    state = _Run(jobs, n=n, model=model, params=sent_params, secret=secret, store=log_store, use_cache=use_cache,
+    state = _Run(jobs, n=n, model=model, params=params, secret=secret, store=store, use_cache=use_cache,
                  inputs=_input_dicts(records))
     if use_cache:
         state.load_cache()
@@ -658,10 +672,14 @@ class _Run:
             )
         if self.interrupted:
             left = int((out["error"] == "interrupted").sum())
+            batch_id = getattr(self, "batch_id", None)
+            how = (f"The batch keeps running on the server: resume with hl.BatchRun({batch_id!r}).wait(), then "
+                   ".to_frame()." if batch_id else
+                   "Re-run the cell to finish them (finished rows come from the cache).")
             warnings.warn(
                 f"generate was interrupted: {len(out) - left} of {len(out)} rows finished; the other {left} have "
-                "error='interrupted'. Re-run the cell to finish them (finished rows come from the cache).",
-                stacklevel=3,
+                f"error='interrupted'. {how}",
+                stacklevel=4,
             )
         return out
 

@@ -381,12 +381,19 @@ def test_keyboard_interrupt_returns_finished_rows_and_marks_the_rest(openai_serv
     import threading
 
     openai_server.inject("chat", latency=0.15)
-    timer = threading.Timer(0.5, _thread.interrupt_main)
+
+    def interrupt_once_requests_flow():  # not during imports or set-up: mid-run, like a user
+        deadline = time.monotonic() + 20
+        while _chat_requests(openai_server) < 5 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _thread.interrupt_main()
+
+    timer = threading.Thread(target=interrupt_once_requests_flow)
     timer.start()
     with pytest.warns(UserWarning, match=r"interrupted: \d+ of 40 rows finished"):
         out = hl.generate(_rows(40), "{text}", model="gpt-4o-mini", client=openai_server.client(), concurrency=2,
                           store=store, progress=False)
-    timer.cancel()
+    timer.join()
     finished = out["completion"].notna()
     assert 0 < finished.sum() < 40
     assert (out.loc[~finished, "error"] == "interrupted").all()
@@ -459,3 +466,34 @@ def test_batch_rows_that_fail_get_their_error(openai_server):
     out = hl.generate(_rows(2), "{text}", model="gpt-9", client=openai_server.client(), store=False, batch=True,
                       progress=False)
     assert out["error"].str.startswith("HTTP 404: The model `gpt-9` does not exist").all()
+
+
+def test_batch_run_wait_times_out_with_a_resume_hint_and_can_be_cancelled(openai_server):
+    import io
+
+    openai_server.batch_phase_s = 30
+    client = openai_server.client()
+    line = {"custom_id": "hl-0", "method": "POST", "url": "/v1/chat/completions",
+            "body": {"model": "gpt-4o-mini", "messages": _user("hi")}}
+    f = client.files.create(file=("b.jsonl", io.BytesIO((json.dumps(line) + "\n").encode()), "application/jsonl"),
+                            purpose="batch")
+    batch = client.batches.create(input_file_id=f.id, endpoint="/v1/chat/completions", completion_window="24h")
+    run = hl.BatchRun(batch.id, client=client, store=False)
+    with pytest.raises(TimeoutError, match=rf"hl.BatchRun\('{batch.id}'\).wait\(\)"):
+        run.wait(poll_interval=0.01, timeout=0.05, progress=False)
+    with pytest.raises(hl.HLValueError, match="wait for it first"):
+        run.results()
+    assert run.cancel().refresh().status == "cancelled"
+    frame = run.to_frame()
+    assert frame["error"].str.startswith("no result in the batch output").all()
+
+
+def test_a_store_path_is_opened_logged_to_and_closed(openai_server, tmp_path):
+    path = tmp_path / "by_path.sqlite"
+    hl.generate(_rows(2), "{text}", model="gpt-4o-mini", client=openai_server.client(), store=str(path),
+                progress=False)
+    again = hl.generate(_rows(2), "{text}", model="gpt-4o-mini", client=openai_server.client(), store=path,
+                        progress=False)
+    assert again["cached"].all()
+    with hl.Store(path) as s:
+        assert len(s) == 2
