@@ -69,7 +69,7 @@ def bench_a(hl, openai) -> None:
     lost = int(out["completion"].isna().sum())
     rate = len(out) / seconds
     bound = 32 / 0.5
-    print(f"(a) 1,000 rows, 500 ms latency, 10% injected 429s (retry-after-ms 100), concurrency 32")
+    print("(a) 1,000 rows, 500 ms latency, 10% injected 429s (retry-after-ms 100), concurrency 32")
     print(f"    hl.generate: {seconds:.2f} s, {rate:.1f} rows/s; bound {bound:.0f} rows/s; "
           f"ratio {rate / bound:.3f} (goal >= 0.85); rows lost {lost} (goal 0)")
 

@@ -206,7 +206,7 @@ class BatchRun:
 
 
 def _apply(state: Any, jobs: list, results: dict[str, dict[str, Any]], *, custom_ids: list[str]) -> None:
-    for job, cid in zip(jobs, custom_ids):
+    for job, cid in zip(jobs, custom_ids, strict=True):
         job.done = True
         r = results.get(cid)
         if r is None:
@@ -245,7 +245,7 @@ def run_batch(state: Any, todo: list, *, client: Any, progress: bool, poll_inter
     if state.store is not None:
         state.store._kv_put(_NS, {batch.id: {
             "inputs": state.inputs,
-            "jobs": [[cid, job.row, job.version] for cid, job in zip(custom_ids, todo)],
+            "jobs": [[cid, job.row, job.version] for cid, job in zip(custom_ids, todo, strict=True)],
         }})
     run = BatchRun(batch.id, client=client, store=False)
     run.batch = batch

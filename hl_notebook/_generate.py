@@ -457,8 +457,8 @@ class _Run:
             return
         ids = [i for e in entries.values() for i in e.get("log_ids", [])]
         logs = self.store.to_pandas(log_ids=ids)
-        completion = dict(zip(logs["log_id"], logs["completion"]))
-        created = dict(zip(logs["log_id"], logs["created_at"]))
+        completion = dict(zip(logs["log_id"], logs["completion"], strict=True))
+        created = dict(zip(logs["log_id"], logs["created_at"], strict=True))
         for job in keyed:
             entry = entries.get(job.key)
             if not entry or any(i not in completion for i in entry["log_ids"]):

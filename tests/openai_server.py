@@ -8,7 +8,9 @@ How to use it (generation, fine-tuning, notebooks)
 ---------------------------------------------------
 In a test module::
 
-    from openai_server import LoopbackOpenAI, openai_server, expected_completion  # fixture + helpers
+    from openai_server import LoopbackOpenAI, expected_completion, openai_server_fixture
+
+    openai_server = openai_server_fixture()       # or openai_server_fixture(finetune={...})
 
     def test_something(openai_server):            # a started server, stopped after the test
         client = openai_server.client()            # openai.OpenAI(base_url=..., api_key=...)
@@ -77,6 +79,7 @@ __all__ = [
     "LoopbackOpenAI",
     "expected_completion",
     "openai_server",
+    "openai_server_fixture",
 ]
 
 DEFAULT_API_KEY = "sk-loopback-0000"
@@ -674,7 +677,7 @@ class LoopbackOpenAI:
         mtype = method.get("type") if isinstance(method, dict) else None
         if mtype not in ("supervised", "dpo", "reinforcement"):
             raise _Reply(400, _error(f"Invalid method type {mtype!r}; use 'supervised' or 'dpo'.", param="method.type"))
-        hp = dict(((method.get(mtype) or {}).get("hyperparameters") or body.get("hyperparameters") or {}))
+        hp = dict((method.get(mtype) or {}).get("hyperparameters") or body.get("hyperparameters") or {})
         suffix = body.get("suffix")
         if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64):
             raise _Reply(400, _error("suffix must be a string of at most 64 characters.", param="suffix"))
@@ -1063,13 +1066,26 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         raise _Reply(404, _error("Invalid URL"))
 
 
-if pytest is not None:
+def openai_server_fixture(**kwargs: Any):
+    """A pytest fixture yielding a started `LoopbackOpenAI(**kwargs)`, stopped after each test.
+
+    In a test module: ``openai_server = openai_server_fixture()`` (or with settings, e.g.
+    ``finetune={"step_s": 0.01}``); tests then take ``openai_server`` as an argument.
+    """
+    if pytest is None:  # pragma: no cover
+        raise RuntimeError("openai_server_fixture needs pytest")
 
     @pytest.fixture
-    def openai_server() -> Iterator[LoopbackOpenAI]:
-        """A started loopback server (fast timelines), stopped after the test."""
-        with LoopbackOpenAI() as server:
+    def _fixture() -> Iterator[LoopbackOpenAI]:
+        with LoopbackOpenAI(**kwargs) as server:
             yield server
+
+    return _fixture
+
+
+if pytest is not None:
+    #: A started loopback server with default settings (``from openai_server import openai_server``).
+    openai_server = openai_server_fixture()
 
 
 def main(argv: list[str] | None = None) -> None:

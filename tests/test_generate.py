@@ -15,9 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from openai_server import LoopbackOpenAI, expected_completion, openai_server  # noqa: F401
+from openai_server import LoopbackOpenAI, expected_completion, openai_server_fixture
 
 import hl_notebook as hl
+
+openai_server = openai_server_fixture()
 
 FAKE_KEY = "sk-FAKE-hlnb-7f3a9c1e5b2d4f6a8c0e-DO-NOT-LEAK"
 
@@ -171,7 +173,7 @@ def test_429s_are_retried_honouring_retry_after_ms(openai_server):
     assert out["error"].isna().all()
     assert _chat_requests(openai_server) == 6
     chat = [r for r in openai_server.requests if r["path"] == "/v1/chat/completions"]
-    gaps = [b["time"] - a["time"] for a, b in zip(chat, chat[1:]) if b["headers"].get("x-stainless-retry-count") != "0"]
+    gaps = [b["time"] - a["time"] for a, b in zip(chat, chat[1:], strict=False) if b["headers"].get("x-stainless-retry-count") != "0"]
     assert gaps and min(gaps) >= 0.035
 
 

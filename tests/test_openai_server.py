@@ -9,7 +9,9 @@ import time
 
 import openai
 import pytest
-from openai_server import LoopbackOpenAI, expected_completion, openai_server  # noqa: F401
+from openai_server import LoopbackOpenAI, expected_completion, openai_server_fixture
+
+openai_server = openai_server_fixture()
 
 USER = [{"role": "user", "content": "Fix the grammar: she go home"}]
 
