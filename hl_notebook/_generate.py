@@ -384,7 +384,8 @@ def generate(
     records = df.to_dict("records")
     fields_of = {v: sorted({f for m in msgs for f in _fields(m["content"], where="template")})
                  for v, msgs in versions.items()}
-    sent_params = {k: v for k, v in params.items() if k not in ("extra_headers", "timeout")}
+    # Recorded (frame, store, cache key) without transport options: headers may carry credentials.
+    sent_params = {k: v for k, v in params.items() if k not in ("extra_headers", "extra_query", "timeout")}
     jobs: list[_Job] = []
     for version, messages in versions.items():
         for row, values in enumerate(records):
@@ -407,6 +408,11 @@ def generate(
             jobs.append(job)
 
     try:
+        if params.keys() - sent_params.keys():
+            client = client.with_options(**{k: params[k] for k in ("timeout",) if k in params})
+            if "extra_headers" in params or "extra_query" in params:
+                client = client.with_options(default_headers=params.get("extra_headers") or None,
+                                             default_query=params.get("extra_query") or None)
         return _execute(df, jobs, client=client, model=model, n=n, params=sent_params, secret=secret,
                         store=log_store, use_cache=use_cache, records=records, batch=batch,
                         max_retries=max_retries, concurrency=concurrency, progress=progress)

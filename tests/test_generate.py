@@ -499,3 +499,11 @@ def test_a_store_path_is_opened_logged_to_and_closed(openai_server, tmp_path):
     assert again["cached"].all()
     with hl.Store(path) as s:
         assert len(s) == 2
+
+
+def test_extra_headers_are_sent_but_never_recorded(openai_server, store):
+    out = hl.generate(_rows(1), "{text}", model="gpt-4o-mini", client=openai_server.client(), store=store,
+                      progress=False, extra_headers={"X-Org-Token": "tok-SECRET-123"}, timeout=5)
+    assert openai_server.requests[-1]["headers"]["x-org-token"] == "tok-SECRET-123"
+    assert out["params"].iloc[0] == {}
+    assert "tok-SECRET-123" not in out.to_string() + json.dumps(store.to_pandas()["metadata"].tolist())
