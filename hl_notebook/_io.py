@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._schema import FEEDBACK_COLUMNS, JSON_COLUMNS, STORE_COLUMNS, HLValueError, describe
+from ._schema import (
+    FEEDBACK_COLUMNS,
+    FEEDBACK_FIELDS,
+    JSON_COLUMNS,
+    STORE_COLUMNS,
+    HLValueError,
+    describe,
+    is_missing,
+)
 from ._store import Store
 
 if TYPE_CHECKING:
@@ -109,7 +117,7 @@ def _write_jsonl(frame: pd.DataFrame, out: IO[bytes]) -> None:
 def _write_csv(frame: pd.DataFrame, out: IO[bytes]) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
-        writer = csv.writer(text, lineterminator="\n")
+        writer = csv.writer(text, lineterminator="\r\n")  # RFC 4180; quotes any \r or \n
         columns = [c for c in STORE_COLUMNS if c in frame.columns]
         writer.writerow(columns)
         for record in _records(frame, json_as_text=True):
@@ -242,7 +250,13 @@ def _csv_value(column: str, text: str) -> Any:
 
 def _read_csv(stream: IO[bytes]) -> Iterator[Item]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
+    try:
+        yield from _csv_items(csv.reader(text))
+    finally:
+        text.detach()
+
+
+def _csv_items(reader: Any) -> Iterator[Item]:
     try:
         header = next(reader)
     except StopIteration:
@@ -384,7 +398,17 @@ def import_records(
         ids = [r.get("log_id") for r in good if isinstance(r.get("log_id"), str)]
         with store._lock:
             present = store._existing(store._db, ids) if ids else set()
-            store.log_many(pd.DataFrame(good), errors="raise", if_exists="skip", source=source)
+            new_ids = store.log_many(pd.DataFrame(good), errors="raise", if_exists="skip", source=source)
+            # a log whose feedback was all cleared still has who cleared it, and when
+            cleared = [
+                {"log_id": i, "clear": list(FEEDBACK_FIELDS), "annotator": r.get("annotator"),
+                 "created_at": r.get("labelled_at")}
+                for i, r in zip(new_ids, good, strict=True)
+                if i not in present and all(is_missing(r.get(f)) for f in FEEDBACK_FIELDS)
+                and not (is_missing(r.get("annotator")) and is_missing(r.get("labelled_at")))
+            ]
+            if cleared:
+                store.feedback_many(cleared, source=source)
         result.skipped += len(present)
         result.imported += len(good) - len(present)
         good.clear()
