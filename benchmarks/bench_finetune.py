@@ -57,7 +57,7 @@ def main() -> None:
     counter = counter_for("gpt-4o-mini-2024-07-18")
     counter.count("warm up")
     texts = []
-    for p, c, corr in zip(df["prompt"], df["completion"], df["correction"]):
+    for p, c, corr in zip(df["prompt"], df["completion"], df["correction"], strict=False):
         texts += ["user", p, "assistant", corr if isinstance(corr, str) else c]
 
     t0 = time.perf_counter()

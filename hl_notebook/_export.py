@@ -303,7 +303,7 @@ def _supervised(
     seen: set[str] = set()
     index = df.index.tolist()
     for row, p, c, lab, corr, msgs in zip(
-        index, col("prompt"), col("completion"), col("label"), col("correction"), col("messages")
+        index, col("prompt"), col("completion"), col("label"), col("correction"), col("messages"), strict=False
     ):
         p_text, corr_text = _text(p), _text(corr)
         if corr_text is not None:
@@ -339,7 +339,6 @@ def _pairs(
     df: pd.DataFrame, report: ExportReport, *, labels: Sequence[str]
 ) -> pd.DataFrame:
     """Preference pairs (prompt, chosen, rejected, reason) with drops reported."""
-    import pandas as pd
 
     if {"chosen", "rejected"} <= set(df.columns) and not (
         {"label", "correction", "preferred"} & set(df.columns)
@@ -356,12 +355,12 @@ def _pairs(
         if "log_id" in df.columns and "label" in df.columns:
             involved = set(pairs["chosen_id"].dropna()) | set(pairs["rejected_id"].dropna())
             corr = df["correction"].tolist() if "correction" in df.columns else [None] * len(df)
-            for row, lid, p, lab, c in zip(df.index, df["log_id"], df["prompt"], df["label"], corr):
+            for row, lid, p, lab, c in zip(df.index, df["log_id"], df["prompt"], df["label"], corr, strict=False):
                 if lab in labels[:2] and lid not in involved and _text(c) is None and row not in identical:
                     report._drop("no_pair", row, p)
     keep = []
     seen: set[tuple] = set()
-    for i, (p, ch, rj) in enumerate(zip(pairs["prompt"], pairs["chosen"], pairs["rejected"])):
+    for i, (p, ch, rj) in enumerate(zip(pairs["prompt"], pairs["chosen"], pairs["rejected"], strict=False)):
         row = pairs["row"].iat[i] if pairs["row"].iat[i] is not None else i
         ch_t, rj_t = _text(ch), _text(rj)
         if _text(p) is None and not isinstance(p, (list, tuple, np.ndarray)) or ch_t is None or rj_t is None:
@@ -387,19 +386,19 @@ def _count_identical(df: pd.DataFrame, report: ExportReport, labels: Sequence[st
     cols = set(df.columns)
     rows: set = set()
     if {"completion", "correction"} <= cols:
-        for row, c, corr in zip(df.index, df["completion"], df["correction"]):
+        for row, c, corr in zip(df.index, df["completion"], df["correction"], strict=False):
             if _text(c) is not None and _text(corr) is not None and c == corr:
                 report._drop("identical_pair", row, c)
                 rows.add(row)
     if {"completion_a", "completion_b", "preferred"} <= cols:
-        for row, a, b, pref in zip(df.index, df["completion_a"], df["completion_b"], df["preferred"]):
+        for row, a, b, pref in zip(df.index, df["completion_a"], df["completion_b"], df["preferred"], strict=False):
             if pref in ("a", "b") and _text(a) is not None and a == b:
                 report._drop("identical_pair", row, a)
     if {"completion", "label"} <= cols:
         good, bad = labels[0], labels[1]
         ups: dict[Any, set] = {}
         downs: dict[Any, list] = {}
-        for row, p, c, lab in zip(df.index, df["prompt"], df["completion"], df["label"]):
+        for row, p, c, lab in zip(df.index, df["prompt"], df["completion"], df["label"], strict=False):
             if lab == good:
                 ups.setdefault(p, set()).add(c)
             elif lab == bad:
@@ -417,7 +416,7 @@ def _prompt_messages(df: pd.DataFrame) -> dict[Any, Any]:
     if "messages" not in df.columns:
         return {}
     out: dict[Any, Any] = {}
-    for p, m in zip(df["prompt"], df["messages"]):
+    for p, m in zip(df["prompt"], df["messages"], strict=False):
         if isinstance(p, str) and p not in out and _conversation(m) is not None:
             out[p] = m
     return out
@@ -461,7 +460,7 @@ def _export(
         pairs = _pairs(frame, report, labels=labels)
         msgs = _prompt_messages(frame)
         inputs = [_input_messages(p if isinstance(p, str) else "", msgs.get(p), system) for p in pairs["prompt"]]
-        keys = [p if isinstance(p, str) else json.dumps(i, ensure_ascii=False) for p, i in zip(pairs["prompt"], inputs)]
+        keys = [p if isinstance(p, str) else json.dumps(i, ensure_ascii=False) for p, i in zip(pairs["prompt"], inputs, strict=False)]
         records = write("dpo", inputs, pairs)
     if not records:
         why = ", ".join(f"{n} {REASONS.get(r, r)}" for r, n in report.dropped.most_common()) or "the frame is empty"
@@ -472,8 +471,8 @@ def _export(
         )
         raise HLValueError(f"{fn}(): no usable rows for a {method} export ({len(df)} rows: {why}). {what}.")
     mask = _split(keys, validation, seed)
-    train = [r for r, v in zip(records, mask) if not v]
-    valid = [r for r, v in zip(records, mask) if v]
+    train = [r for r, v in zip(records, mask, strict=False) if not v]
+    valid = [r for r, v in zip(records, mask, strict=False) if v]
     writer = _write_parquet if out_path.suffix == ".parquet" else _write_jsonl
     writer(out_path, train)
     report.n_train = len(train)
@@ -547,7 +546,7 @@ def to_openai(
                 "preferred_output": [{"role": "assistant", "content": ch}],
                 "non_preferred_output": [{"role": "assistant", "content": rj}],
             }
-            for inp, ch, rj in zip(inputs, pairs["chosen"], pairs["rejected"])
+            for inp, ch, rj in zip(inputs, pairs["chosen"], pairs["rejected"], strict=False)
         ]
 
     return _export(
@@ -595,11 +594,11 @@ def to_hf(
             return [
                 {"prompt": inp, "chosen": [{"role": "assistant", "content": ch}],
                  "rejected": [{"role": "assistant", "content": rj}]}
-                for inp, ch, rj in zip(inputs, pairs["chosen"], pairs["rejected"])
+                for inp, ch, rj in zip(inputs, pairs["chosen"], pairs["rejected"], strict=False)
             ]
         return [
             {"prompt": p if isinstance(p, str) else json.dumps(inp, ensure_ascii=False), "chosen": ch, "rejected": rj}
-            for p, inp, ch, rj in zip(pairs["prompt"], inputs, pairs["chosen"], pairs["rejected"])
+            for p, inp, ch, rj in zip(pairs["prompt"], inputs, pairs["chosen"], pairs["rejected"], strict=False)
         ]
 
     return _export(

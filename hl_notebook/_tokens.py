@@ -173,7 +173,7 @@ class TokenCounter:
                         extra += TOKENS_PER_NAME
             overhead[i] = extra
         totals = overhead
-        for owner, n in zip(owners, self.count_many(texts)):
+        for owner, n in zip(owners, self.count_many(texts), strict=False):
             totals[owner] += n
         return totals
 

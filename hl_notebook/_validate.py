@@ -399,8 +399,7 @@ def _check_output(value: Any, line: int, key: str, out: _Collector) -> str | Non
 
 def _iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     with open(path, "rb") as f:
-        for i, raw in enumerate(f, 1):
-            yield i, raw
+        yield from enumerate(f, 1)
 
 
 def validate_finetune_file(
@@ -480,7 +479,7 @@ def validate_finetune_file(
             return
         totals = counter.count_conversations([c for _, c, _ in pending])
         assist = counter.count_conversations([a for _, _, a in pending], primer=False)
-        for (line, _, _), t, a in zip(pending, totals, assist):
+        for (line, _, _), t, a in zip(pending, totals, assist, strict=False):
             _count(line, t, a)
         pending.clear()
 

@@ -28,7 +28,7 @@ def labelled_store(tmp_path):
     store = hl.Store(path)
     logs = hh_logs(30)
     store.log_many(logs[["log_id", "prompt", "completion"]])
-    store.feedback_many([{"log_id": i, "label": lab} for i, lab in zip(logs["log_id"], logs["label"])])
+    store.feedback_many([{"log_id": i, "label": lab} for i, lab in zip(logs["log_id"], logs["label"], strict=False)])
     store.feedback(logs["log_id"][1], correction="I won't help with that, but here is something safe instead.")
     store.close()
     return str(path)
