@@ -481,6 +481,12 @@ class FineTuneJob:
                         job_id=self.id,
                     )
                 time.sleep(poll_interval)
+        except KeyboardInterrupt:
+            import sys
+
+            print(f"stopped waiting for job {self.id}; it keeps running on the server. Call job.wait() "
+                  f"again, or after a restart job = hl.FineTuneJob.attach({self.id!r}).", file=sys.stderr)
+            raise
         finally:
             bar.close()
         if raise_on_failure and self.status != "succeeded":

@@ -193,3 +193,14 @@ def test_azure_client_works_through_its_public_methods(server, tmp_path):
     job = hl.finetune(path, model=MODEL, method="dpo", client=client)
     assert job.wait(poll_interval=0.02, progress=False).status == "succeeded"
     assert json.dumps(server.requests).count(server.api_key) == 0
+
+
+def test_long_jobs_page_through_all_events(tmp_path):
+    with LoopbackOpenAI(finetune={"validate_s": 0.01, "queue_s": 0.01, "step_s": 0.001, "steps": 240}) as server:
+        path = write_jsonl(tmp_path / "t.jsonl", [chat(i) for i in range(20)])
+        job = hl.finetune(path, model=MODEL, client=server.client())
+        job.wait(poll_interval=0.05, progress=False)
+        events = job.events()
+        assert job.metrics()["step"].tolist() == list(range(1, 241))
+        assert events["message"].is_unique and len(events) > 240
+        assert len(job.checkpoints()) == 3
