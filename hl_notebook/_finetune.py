@@ -534,8 +534,8 @@ class FineTuneJob:
         colors = {"succeeded": "#1a7f37", "failed": "#cf222e", "cancelled": "#9a6700", "dry_run": "#57606a"}
         color = colors.get(self.status, "#0969da")
         parts = ['<div class="hl-finetune" style="font-family:var(--jp-ui-font-family,sans-serif)">',
-                 f'<div><b>Fine-tuning</b> <code>{esc(self.id or "dry run")}</code> '
-                 f'<span style="color:{color};font-weight:600">{esc(self.status)}</span> '
+                 "<div><b>Fine-tuning</b> " + (f"<code>{esc(self.id)}</code> " if self.id else "")
+                 + f'<span style="color:{color};font-weight:600">{esc(self.status)}</span> '
                  f'base <code>{esc(self.model)}</code>'
                  + (f' → <code>{esc(self.fine_tuned_model)}</code>' if self.fine_tuned_model else "") + "</div>"]
         if self.error:
