@@ -176,7 +176,7 @@ def _run_import(args: argparse.Namespace) -> int:
     if result.rejected:
         print(
             f"{name}: fix or remove the rejected records and import the file again; records "
-            "already imported are skipped.",
+            "whose log_id is already in the store are skipped.",
             file=sys.stderr,
         )
     print(f"{result.summary()} ({name} -> {args.store})")
