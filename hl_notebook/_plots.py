@@ -17,8 +17,8 @@ from ._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, su
 __all__ = ["plot_calibration", "plot_improvement", "plot_learning_curve"]
 
 _METRICS = {
-    "thumbs_up_rate": ("thumbs_up_low", "thumbs_up_high", "human 👍 rate"),
-    "predicted": ("predicted_low", "predicted_high", "predicted P(👍)"),
+    "thumbs_up_rate": ("thumbs_up_low", "thumbs_up_high", "human thumbs-up rate"),
+    "predicted": ("predicted_low", "predicted_high", "predicted P(thumbs-up)"),
     "win_rate": ("win_low", "win_high", "win rate vs baseline"),
 }
 
@@ -71,13 +71,15 @@ def plot_improvement(
     >>> df = pd.DataFrame({"prompt": ["q"] * 4, "completion": list("abcd"),
     ...                    "prompt_version": ["v1", "v1", "v2", "v2"], "label": ["👎", "👍", "👍", "👍"]})
     >>> plot_improvement(df).get_ylabel()
-    'human 👍 rate'
+    'human thumbs-up rate'
     """
     if metric not in _METRICS:
         close = suggest(metric, _METRICS)
         hint = f" Did you mean {close!r}?" if close else ""
         raise HLValueError(f"metric={metric!r} is not known; use one of {list(_METRICS)}.{hint}")
     low_col, high_col, ylabel = _METRICS[metric]
+    if metric == "win_rate":
+        ylabel = f"win rate vs {baseline}" if baseline is not None else "win rate vs the others"
     if metric in df.columns and low_col in df.columns:
         table = df
         x_name = df.index.name or by
@@ -153,6 +155,8 @@ def learning_curve_table(
     from ._preference import PreferenceModel, _is_pairs, _pair_frame
 
     base = PreferenceModel() if model is None else clone(model)
+    if "calibrate" in base.get_params():
+        base.set_params(calibrate=False)  # accuracy does not depend on the probability scale
     pairwise = _is_pairs(data)
     if pairwise:
         frame = _pair_frame(data)
@@ -287,8 +291,8 @@ def plot_learning_curve(
                     label=f"extrapolation (power-law fit, not measured): {ys[-1]:.2f} at "
                           f"{extrapolate_to:,}")
             ax.axvline(x.max(), color="0.6", linewidth=0.8)
-            ax.annotate("data ends", (x.max(), ax.get_ylim()[0]), xytext=(4, 4),
-                        textcoords="offset points", fontsize=8, color="0.4")
+            ax.text(x.max(), 0.03, " data ends", transform=ax.get_xaxis_transform(),
+                    fontsize=8, color="0.4", va="bottom")
     ax.set_xscale("log")
     ax.set_xlabel(f"training {unit}")
     ax.set_ylabel("accuracy on held-out prompts")
@@ -360,7 +364,7 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
         if len(y) != len(p):
             raise HLValueError(f"X has {len(p)} rows but y has {len(y)} labels.")
         truth = np.array([1.0 if v == pos else 0.0 for v in y])
-        what = f"P({pos})"
+        what = "P(positive label)" if not str(pos).isascii() else f"P({pos})"
     edges = np.linspace(0, 1, n_bins + 1)
     which = np.clip(np.digitize(p, edges[1:-1]), 0, n_bins - 1)
     ax = _axes(ax, figsize=(4.8, 4.8))
