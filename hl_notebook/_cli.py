@@ -11,9 +11,11 @@ import argparse
 import json
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -387,12 +389,20 @@ def _run_demo(args: argparse.Namespace) -> int:
         "--ServerApp.port_retries=0",
         "--ServerApp.ip=127.0.0.1",
         f"--IdentityProvider.token={token}",
-        "--ServerApp.log_level=WARN",
+        "--log-level=WARN",
     ]
+    if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers often run as root
+        command.append("--allow-root")
     if args.no_browser:
         command.append("--no-browser")
     command.append(notebook.name)
     proc = subprocess.Popen(command, env=env, cwd=root)
+
+    def _stop(signum: int, frame: Any) -> None:  # SIGTERM: stop JupyterLab too, then exit
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stop)
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(proc, f"{base}/api/status?token={token}", timeout=120)
