@@ -46,6 +46,7 @@ __all__ = [
 ]
 
 _TIME_COLUMNS = ("created_at", "labelled_at")
+_CSV_FIELD_LIMIT = 2**31 - 1
 #: Optional text columns: an empty CSV field reads back as missing.
 _OPTIONAL_TEXT = ("log_id", "model", "prompt_version", "correction", "comment", "annotator")
 
@@ -250,6 +251,8 @@ def _csv_value(column: str, text: str) -> Any:
 
 def _read_csv(stream: IO[bytes]) -> Iterator[Item]:
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    if csv.field_size_limit() < _CSV_FIELD_LIMIT:  # completions can be megabytes long
+        csv.field_size_limit(_CSV_FIELD_LIMIT)
     try:
         yield from _csv_items(csv.reader(text))
     finally:
@@ -275,9 +278,12 @@ def _csv_items(reader: Any) -> Iterator[Item]:
                 f"is not valid UTF-8 ({exc.reason}); save the file as UTF-8. Reading stopped here."
             )
             return
-        except csv.Error as exc:
-            yield f"line {start}", RowProblem(f"is not valid CSV ({exc}); fix the quoting.")
-            continue
+        except csv.Error as exc:  # the reader cannot resynchronise after this: stop
+            yield f"line {start}", RowProblem(
+                f"is not valid CSV ({exc}); fix it (check the quoting). Reading stopped here; "
+                "the records before it were checked as usual."
+            )
+            return
         if not values:
             continue
         where = f"line {start}"

@@ -178,3 +178,17 @@ class socket_port:
 
     def __exit__(self, *exc) -> None:
         self.sock.close()
+
+
+def test_parquet_to_a_terminal_is_refused(filled):
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        out = subprocess.run([*CLI, "export", "--store", str(filled), "--format", "parquet"],
+                             stdout=follower, stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(follower)
+        os.close(leader)
+    assert out.returncode == 2
+    assert b"binary format and stdout is a terminal; pass -o FILE" in out.stderr

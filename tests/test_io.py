@@ -144,3 +144,11 @@ def test_unknown_extension_asks_for_a_format(tmp_path, store):
     path.write_text("{}", encoding="utf-8")
     with pytest.raises(hl.HLValueError, match="pass --format"):
         import_file(path, store)
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "parquet"])
+def test_megabyte_texts_round_trip_exactly(fmt, store, tmp_path):
+    big = ("𝔘𝔫𝔦𝔠𝔬𝔡𝔢 \"q\", \r\n" * 80_000)[:1_000_000]
+    log_id = store.log(prompt=big, completion=big[::-1])
+    store.feedback(log_id, correction=big, label="👎")
+    _same(store, _roundtrip(store, fmt, tmp_path))
