@@ -43,7 +43,7 @@ def load(data: Path) -> dict[str, pd.DataFrame]:
     usr = pd.read_json(data / "usr_topicalchat_dev.jsonl", lines=True)
     rows = []
     for prompt, part in usr.groupby("prompt", sort=False):
-        items = list(zip(part["response"], part["overall"]))
+        items = list(zip(part["response"], part["overall"], strict=True))
         for ci, ri in items:
             for cj, rj in items:
                 if ri - rj >= 1.0 and ci != cj:

@@ -87,7 +87,7 @@ def bootstrap_ci(
         order = np.argsort(codes, kind="stable")
         counts = np.bincount(codes)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        members = [order[s : s + c] for s, c in zip(starts, counts)]
+        members = [order[s : s + c] for s, c in zip(starts, counts, strict=True)]
         k = len(members)
         for i in range(n_boot):
             pick = rng.integers(0, k, k)
@@ -259,7 +259,7 @@ def _votes(df: pd.DataFrame, *, by: str) -> pd.DataFrame:
     """Normalise compare votes to columns a, b (the two versions) and winner (a version, tie, both_bad)."""
     check_columns(df.columns, [(f"{by}_a", "by"), (f"{by}_b", "by"), ("preferred", "preferred")])
     out = []
-    for row_id, (a, b, pref) in enumerate(zip(df[f"{by}_a"], df[f"{by}_b"], df["preferred"])):
+    for row_id, (a, b, pref) in enumerate(zip(df[f"{by}_a"], df[f"{by}_b"], df["preferred"], strict=True)):
         if is_missing(pref):
             continue
         if pref not in ("a", "b", "tie", "both_bad"):

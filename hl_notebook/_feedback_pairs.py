@@ -109,14 +109,14 @@ def pairs_from_feedback(
         if reason not in sources:
             continue
         if reason == "correction" and "completion" in df.columns:
-            for p, c, corr, i in zip(prompts, col("completion"), col("correction"), ids):
+            for p, c, corr, i in zip(prompts, col("completion"), col("correction"), ids, strict=True):
                 c, corr = _text(c), _text(corr)
                 if is_missing(p) or c is None or corr is None or not corr.strip():
                     continue  # a blank correction is no correction
                 out.append((p, corr, c, "correction", None, _id(i)))
         elif reason == "label" and "completion" in df.columns and "label" in df.columns:
             by_prompt: dict[Any, tuple[list, list]] = {}
-            for p, c, lab, i in zip(prompts, col("completion"), col("label"), ids):
+            for p, c, lab, i in zip(prompts, col("completion"), col("label"), ids, strict=True):
                 c = _text(c)
                 if c is None or is_missing(p) or is_missing(lab):
                     continue
@@ -137,7 +137,7 @@ def pairs_from_feedback(
             ida = col("log_id_a")
             idb = col("log_id_b")
             for row, (p, a, b, pref, ia, ib) in enumerate(
-                zip(prompts, col("completion_a"), col("completion_b"), col("preferred"), ida, idb)
+                zip(prompts, col("completion_a"), col("completion_b"), col("preferred"), ida, idb, strict=True)
             ):
                 if is_missing(pref):
                     continue
@@ -155,7 +155,7 @@ def pairs_from_feedback(
                     out.append((p, b, a, "preferred", _id(ib), _id(ia)))
         elif reason == "rating" and "completion" in df.columns and "rating" in df.columns:
             by_prompt_r: dict[Any, list] = {}
-            for p, c, r, i in zip(prompts, col("completion"), col("rating"), ids):
+            for p, c, r, i in zip(prompts, col("completion"), col("rating"), ids, strict=True):
                 c = _text(c)
                 if c is None or is_missing(p) or is_missing(r):
                     continue

@@ -115,7 +115,7 @@ def plot_improvement(
                 capsize=4, linewidth=2, markersize=7, label=ylabel)
     n_col = "n_labelled" if "n_labelled" in table.columns else "n_votes" if "n_votes" in table.columns else "n"
     if n_col in table.columns:
-        for xi, yi, n in zip(x, y, table[n_col].to_numpy()):
+        for xi, yi, n in zip(x, y, table[n_col].to_numpy(), strict=True):
             if np.isfinite(yi):
                 ax.annotate(f"n={int(n)}", (xi, yi), textcoords="offset points", xytext=(8, -4),
                             fontsize=8, color="0.35")
@@ -378,12 +378,12 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
             ns.append(int(m.sum()))
     from ._evaluate import wilson_interval
 
-    ci = np.array([wilson_interval(yy * n, n) for yy, n in zip(ys, ns)])
+    ci = np.array([wilson_interval(yy * n, n) for yy, n in zip(ys, ns, strict=True)])
     ys_arr = np.array(ys)
     yerr = [np.clip(ys_arr - ci[:, 0], 0, None), np.clip(ci[:, 1] - ys_arr, 0, None)]
     ax.errorbar(xs, ys, yerr=yerr, fmt="o-",
                 color="C0", capsize=3, label=f"model ({what})")
-    for xx, yy, n in zip(xs, ys, ns):
+    for xx, yy, n in zip(xs, ys, ns, strict=True):
         ax.annotate(str(n), (xx, yy), xytext=(5, -10), textcoords="offset points", fontsize=7,
                     color="0.4")
     brier = float(np.mean((p - truth) ** 2))

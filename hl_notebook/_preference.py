@@ -197,7 +197,7 @@ def structure_features(X: pd.DataFrame) -> np.ndarray:
     """
     prompts = X["prompt"].tolist()
     completions = X["completion"].tolist()
-    out = np.array([_one(p, c) for p, c in zip(prompts, completions)], dtype=float)
+    out = np.array([_one(p, c) for p, c in zip(prompts, completions, strict=True)], dtype=float)
     return out.reshape(len(prompts), len(STRUCTURE_FEATURES))
 
 
@@ -318,9 +318,9 @@ def _text_frame(X: Any, *, name: str = "X", prompt: str = "prompt",
         comps = pd.Series(items, dtype=object)
         prompts = pd.Series([""] * len(items), dtype=object)
         index = comps.index
-    for row, value in zip(index, comps):
+    for row, value in zip(index, comps, strict=True):
         check_text(value, name=completion, row=row)
-    for row, value in zip(index, prompts):
+    for row, value in zip(index, prompts, strict=True):
         check_text(value, name=prompt, row=row)
     return pd.DataFrame({"prompt": prompts.to_numpy(dtype=object),
                          "completion": comps.to_numpy(dtype=object)})
@@ -879,7 +879,7 @@ def _pair_frame(pairs: Any) -> pd.DataFrame:
                                                                           index=pairs.index)
     for name, col in (("prompt", prompts), ("chosen", pairs["chosen"]),
                       ("rejected", pairs["rejected"])):
-        for row, v in zip(pairs.index, col):
+        for row, v in zip(pairs.index, col, strict=True):
             check_text(v, name=name, row=row)
     same = pairs["chosen"].to_numpy() == pairs["rejected"].to_numpy()
     if same.any():

@@ -77,7 +77,7 @@ def test_rating_differences_respect_the_minimum_gap():
     assert (pairs["reason"] == "rating").all()
     wider = hl.pairs_from_feedback(df, min_rating_gap=2.0)
     assert 0 < len(wider) < len(pairs)
-    rating = dict(zip(zip(df["prompt"], df["completion"]), df["rating"]))
+    rating = dict(zip(zip(df["prompt"], df["completion"], strict=True), df["rating"], strict=True))
     for p, c, r in wider[["prompt", "chosen", "rejected"]].itertuples(index=False):
         assert rating[(p, c)] - rating[(p, r)] >= 2.0
 

@@ -272,9 +272,9 @@ def test_embeddings_without_the_extra_names_the_pip_line(monkeypatch):
 
 
 def test_any_sklearn_transformer_can_be_the_features():
+    from sklearn.compose import make_column_transformer
     from sklearn.feature_extraction.text import HashingVectorizer
     from sklearn.pipeline import make_pipeline
-    from sklearn.compose import make_column_transformer
 
     feats = make_column_transformer((HashingVectorizer(n_features=2**12), "completion"))
     pm = hl.PreferenceModel(features=make_pipeline(feats)).fit_pairs(_hh_pairs(200))
