@@ -110,12 +110,16 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, args, message):
     assert message in err and "\n" not in err and "Traceback" not in err
 
 
-def test_demo_without_a_notebook_says_where_it_looked(tmp_path):
-    out = subprocess.run([*CLI, "demo", "--no-browser"], capture_output=True, cwd=tmp_path, timeout=60,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert out.returncode == 2 or b"quickstart" in out.stderr  # found in the checkout once it exists
-    if out.returncode == 2:
-        assert b"cannot find examples/quickstart.ipynb" in out.stderr
+def test_demo_finds_the_quickstart_in_the_working_directory_first(tmp_path, monkeypatch):
+    from hl_notebook._cli import CLIError, find_notebook
+
+    monkeypatch.chdir(tmp_path)
+    if not (ROOT / "examples" / "quickstart.ipynb").exists():
+        with pytest.raises(CLIError, match="cannot find examples/quickstart.ipynb.*pass --notebook PATH"):
+            find_notebook(None)
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "quickstart.ipynb").write_text("{}", encoding="utf-8")
+    assert find_notebook(None) == tmp_path / "examples" / "quickstart.ipynb"
 
 
 def test_help_lists_every_command():
