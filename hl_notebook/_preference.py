@@ -52,7 +52,7 @@ FeaturesName = Literal["text", "embeddings"]
 #: Labels below this count per class still fit, but the error/advice text names this number.
 MIN_PER_CLASS_ADVICE = 10
 #: Calibration folds use at most about this many training rows (whole prompts), to bound fit time.
-CALIBRATION_ROWS = 6000
+CALIBRATION_ROWS = 3000
 #: Default inverse regularisation strength (chosen by grouped cross-validation on the dev data).
 DEFAULT_C = 0.5
 
@@ -690,8 +690,7 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         t = np.concatenate(targets)
         grp = np.concatenate(groups)
         # point rows carry a constant column (the intercept); pair rows carry 0 there (it cancels)
-        clf = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-4)
-        clf.fit(A, t)
+        clf = _logreg(C).fit(A, t)
         w = clf.coef_.ravel()
         self.coef_ = w[:-1]
         self.intercept_ = float(w[-1])
@@ -724,7 +723,7 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         for train, test in folds.split(A, t, codes):
             if len(np.unique(t[train])) < 2:
                 return
-            m = LogisticRegression(C=C, fit_intercept=False, max_iter=2000, tol=1e-4)
+            m = _logreg(C)
             m.fit(A[train], t[train])
             oof[test] = A[test] @ m.coef_.ravel()
         if not np.any(oof):
@@ -856,6 +855,16 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
             tags.input_tags.two_d_array = False
             tags.input_tags.string = True
         return tags
+
+
+def _logreg(C: float) -> LogisticRegression:
+    """L2 logistic regression without intercept (the intercept is a feature column).
+
+    liblinear's trust-region Newton solver: on 10k sparse pair differences it converges in a
+    few iterations, about twice as fast as lbfgs here.
+    """
+    return LogisticRegression(C=C, fit_intercept=False, solver="liblinear", tol=1e-4,
+                              max_iter=1000)
 
 
 def _len(x: Any) -> int:
