@@ -38,7 +38,7 @@ def read(path: str | Path, sql: str, params: Sequence[Any] = ()):  # -> pyarrow.
     try:
         request = json.dumps({"path": str(path), "sql": sql, "out": out}).encode()
         done = subprocess.run(
-            [sys.executable, "-m", "hl_notebook._arrow_reader"],
+            [sys.executable, str(Path(__file__).resolve())],  # by path: no package import
             input=request,
             capture_output=True,
             check=False,

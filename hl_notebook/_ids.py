@@ -1,46 +1,59 @@
-"""Time-sortable identifiers: a prefix, then 48 bits of milliseconds and 80 bits of randomness.
+"""Time-sortable identifiers: a prefix, then 10 characters of milliseconds and 16 of randomness.
 
 The 26 characters after the prefix use Crockford's base32 alphabet, whose ASCII order matches the
-numeric order, so sorting ids as strings sorts them by creation time. Within one process ids are
-strictly increasing, even when many are made in the same millisecond.
+numeric order, so sorting ids as strings sorts them by creation time (the layout of a ULID). Within
+one process ids are strictly increasing, even when many are made in the same millisecond: the
+random part of the first id of a millisecond is drawn at random, and later ones count up from it.
 """
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 import time
 
-_STD = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-_CROCKFORD = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_TABLE = bytes.maketrans(_STD, _CROCKFORD)
-_RANDOM_MAX = (1 << 80) - 1
+_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_VALUES = {c: i for i, c in enumerate(_ALPHABET)}
+#: every 10-bit number as two base32 characters
+_PAIRS = [_ALPHABET[i >> 5] + _ALPHABET[i & 31] for i in range(1024)]
+_RANDOM_BITS = 80
 
 _lock = threading.Lock()
 _last_ms = 0
 _last_rand = 0
 
 
-def _encode(ms: int, rand: int) -> str:
-    raw = ms.to_bytes(6, "big") + rand.to_bytes(10, "big")
-    return base64.b32encode(raw).translate(_TABLE)[:26].decode("ascii")
+def _encode(number: int, width: int) -> str:
+    chars = []
+    for _ in range(width):
+        chars.append(_ALPHABET[number & 31])
+        number >>= 5
+    return "".join(reversed(chars))
 
 
 def new_ids(prefix: str, count: int) -> list[str]:
     """``count`` new ids, strictly increasing, all starting with ``prefix``."""
     global _last_ms, _last_rand
-    out = []
     with _lock:
         ms = int(time.time() * 1000)
         if ms > _last_ms:
+            # one bit of headroom, so counting up within a millisecond never overflows in practice
             _last_ms, _last_rand = ms, int.from_bytes(os.urandom(10), "big") >> 1
-        for _ in range(count):
-            _last_rand += 1
-            if _last_rand > _RANDOM_MAX:  # pragma: no cover - needs 2**79 ids in one ms
-                _last_ms += 1
-                _last_rand = 0
-            out.append(prefix + _encode(_last_ms, _last_rand))
+        start = _last_rand + 1
+        if start + count >= 1 << _RANDOM_BITS:  # pragma: no cover - 2**79 ids in one millisecond
+            _last_ms += 1
+            start = 0
+        _last_rand = start + count - 1
+        ms = _last_ms
+    head = prefix + _encode(ms, 10)
+    out = []
+    high = -1
+    stem = ""
+    for rand in range(start, start + count):
+        if rand >> 20 != high:  # the first 12 random characters change once every 2**20 ids
+            high = rand >> 20
+            stem = head + _encode(high, 12)
+        out.append(stem + _PAIRS[(rand >> 10) & 1023] + _PAIRS[rand & 1023])
     return out
 
 
@@ -57,6 +70,7 @@ def new_id(prefix: str) -> str:
 
 def id_time_ms(identifier: str) -> int:
     """The millisecond timestamp inside an id made by `new_id`."""
-    body = identifier[-26:].encode("ascii").translate(bytes.maketrans(_CROCKFORD, _STD))
-    raw = base64.b32decode(body + b"======")
-    return int.from_bytes(raw[:6], "big")
+    ms = 0
+    for char in identifier[-26:-16]:
+        ms = ms * 32 + _VALUES[char]
+    return ms

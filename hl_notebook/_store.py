@@ -603,6 +603,7 @@ class Store:
         events: list[tuple[int, dict[str, Any]]] = []
         problems: list[tuple[Any, str]] = []
         fast = None if extra_values else _fast_rows(columns, n)
+        has_feedback = any(f in columns for f in FEEDBACK_FIELDS)
         self._refresh_vocabulary()
         for i in range(n):
             try:
@@ -617,9 +618,10 @@ class Store:
                             merged[name] = None if is_missing(v) else v
                         values["inputs"] = merged
                     rows[i] = self._log_row(values, row=index[i])
-                event = self._event_from_columns(columns, i, row=index[i])
-                if event is not None:
-                    events.append((i, event))
+                if has_feedback:
+                    event = self._event_from_columns(columns, i, row=index[i])
+                    if event is not None:
+                        events.append((i, event))
             except HLValueError as exc:
                 problems.append((index[i], str(exc)))
         if problems and errors == "raise":
@@ -950,7 +952,10 @@ _INSERT_LOG = (
 
 
 def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
-    """Rows for the common case (plain strings, no JSON or times), validated in bulk; else None."""
+    """Rows for the common case (plain strings, no JSON or times), validated in bulk; else None.
+
+    Missing optional values (None, or NaN as pandas 3 gives them) become NULL.
+    """
     simple = {"prompt", "completion", "model", "prompt_version"}
     feedback = set(FEEDBACK_COLUMNS)
     if any(c not in simple and c not in feedback for c in columns):
@@ -969,13 +974,19 @@ def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
         if col is None:
             optional.append([None] * n)
             continue
-        if not all(v is None or type(v) is str for v in col):
+        if not all(type(v) is str for v in col):
+            col = [None if is_missing(v) else v for v in col]
+            if not all(v is None or type(v) is str for v in col):
+                return None
+        try:
+            "".join(v for v in col if v is not None).encode("utf-8")
+        except UnicodeEncodeError:
             return None
         optional.append(col)
     now = _now_us()
+    nones = [None] * n
     return list(
-        zip([None] * n, [now] * n, columns["prompt"], columns["completion"], *optional,
-            [None] * n, [None] * n, [None] * n)
+        zip(nones, [now] * n, columns["prompt"], columns["completion"], *optional, nones, nones, nones)
     )
 
 
