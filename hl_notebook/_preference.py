@@ -8,6 +8,7 @@ can be combined in one fit. Probabilities are calibrated on out-of-fold scores g
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Sequence
@@ -133,13 +134,19 @@ _FIRST = frozenset(("i", "i'm", "me", "my", "i'd", "i've"))
 _SECOND = frozenset(("you", "your", "you're", "yours"))
 
 
+@functools.lru_cache(maxsize=4096)
+def _prompt_words(prompt: str) -> tuple[int, frozenset[str]]:
+    """Length and word set of the prompt's last turn; cached, as candidates share prompts."""
+    turn = _last_turn(prompt)
+    return len(turn.strip()), frozenset(_WORD.findall(turn.lower()))
+
+
 def _one(prompt: str, completion: str) -> list[float]:
     text = completion.strip()
     n_chars = len(text)
     words = _WORD.findall(text.lower())
     n_words = len(words)
-    turn = _last_turn(prompt)
-    turn_words = set(_WORD.findall(turn.lower()))
+    turn_len, turn_words = _prompt_words(prompt)
     word_set = set(words)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     shared = len(word_set & turn_words)
@@ -149,7 +156,7 @@ def _one(prompt: str, completion: str) -> list[float]:
     return [
         np.log1p(n_chars),
         np.log1p(n_words),
-        np.log1p(n_chars) - np.log1p(len(turn.strip())),
+        np.log1p(n_chars) - np.log1p(turn_len),
         float(n_words < 4),
         float(len(_REFUSAL.findall(text))),
         float(len(_HEDGE.findall(text))),
