@@ -7,7 +7,8 @@ locks), which can corrupt a database. In a child process it is simply one more r
 WAL mode is made for.
 
 Usage (internal): write ``{"path": ..., "sql": ..., "out": ...}`` as JSON to stdin; the child writes
-the result as an Arrow IPC file at ``out``.
+the result as an Arrow IPC file at ``out``. Big reads are split by rowid over several children, one
+per core.
 """
 
 from __future__ import annotations
@@ -21,35 +22,50 @@ from pathlib import Path
 from typing import Any, Sequence
 
 
-def read(path: str | Path, sql: str, params: Sequence[Any] = ()):  # -> pyarrow.Table
-    """Run ``sql`` on the SQLite file at ``path`` in a child process; return a pyarrow Table.
+def read(path: str | Path, sqls: Sequence[str]) -> list:  # -> list[pyarrow.Table]
+    """Run each query on the SQLite file at ``path`` in its own child process, all at once.
 
-    The child writes an Arrow IPC file into a temporary folder (memory-backed where the system has
-    one); the parent maps it without copying.
+    Each child writes an Arrow IPC file into a temporary folder (memory-backed where the system
+    has one); the parent maps it without copying. Returns one pyarrow Table per query.
     """
     import pyarrow as pa
 
-    if params:
-        raise ValueError("the Arrow reader takes queries without parameters")
     shm = Path("/dev/shm")
     folder = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    fd, out = tempfile.mkstemp(prefix="hl_notebook_read_", suffix=".arrow", dir=folder)
-    os.close(fd)
+    outs: list[str] = []
+    procs: list[subprocess.Popen] = []
     try:
-        request = json.dumps({"path": str(path), "sql": sql, "out": out}).encode()
-        done = subprocess.run(
-            [sys.executable, str(Path(__file__).resolve())],  # by path: no package import
-            input=request,
-            capture_output=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            err = done.stderr.decode(errors="replace").strip()[-500:]
-            raise RuntimeError(f"the Arrow reader failed (exit {done.returncode}): {err}")
-        with pa.memory_map(out) as source:
-            return pa.ipc.open_file(source).read_all()
+        for sql in sqls:
+            fd, out = tempfile.mkstemp(prefix="hl_notebook_read_", suffix=".arrow", dir=folder)
+            os.close(fd)
+            outs.append(out)
+            proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve())],  # by path: no package import
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            procs.append(proc)
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"path": str(path), "sql": sql, "out": out}).encode())
+            proc.stdin.close()
+        tables = []
+        for proc, out in zip(procs, outs):
+            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            if proc.wait() != 0:
+                raise RuntimeError(f"the Arrow reader failed (exit {proc.returncode}): {err.strip()[-500:]}")
+            with pa.memory_map(out) as source:
+                tables.append(pa.ipc.open_file(source).read_all())
+        return tables
     finally:
-        os.unlink(out)  # the mapping stays valid until the table is freed
+        for proc in procs:
+            if proc.poll() is None:  # pragma: no cover - only when interrupted
+                proc.kill()
+                proc.wait()
+            if proc.stderr is not None:
+                proc.stderr.close()
+        for out in outs:
+            os.unlink(out)  # a mapping stays valid until its table is freed
 
 
 def _main() -> int:

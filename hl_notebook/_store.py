@@ -347,22 +347,39 @@ class Store:
             return self._db.execute(sql, params).fetchall()
 
     def _query_frame(
-        self, sql: str, params: Sequence[Any], columns: Sequence[str], *, table: str = "logs"
+        self,
+        columns: Sequence[str],
+        table: str,
+        *,
+        where: str = "",
+        params: Sequence[Any] = (),
     ) -> pd.DataFrame:
-        """Run a query into a frame; big reads of a file go through the Arrow reader process."""
+        """``SELECT columns FROM table [WHERE where] ORDER BY rowid`` as a frame.
+
+        Big reads of a file run in Arrow reader processes, split by rowid, one part per core.
+        """
+        select = f"SELECT {', '.join(columns)} FROM {table}"
+        condition = f"({where})" if where else "1"
         arrow = None
         if self.path is not None and not params:
-            rows = self._read(f"SELECT max(rowid) FROM {table}")[0][0] or 0
-            if rows >= ARROW_READER_MIN_ROWS:
+            last = self._read(f"SELECT max(rowid) FROM {table}")[0][0] or 0
+            if last >= ARROW_READER_MIN_ROWS:
                 from . import _arrow_reader
 
+                parts = max(1, min(os.cpu_count() or 1, 4))
+                bounds = [last * k // parts for k in range(parts + 1)]
+                sqls = [
+                    f"{select} WHERE {condition} AND rowid > {lo} AND rowid <= {hi} ORDER BY rowid"
+                    for lo, hi in zip(bounds, bounds[1:])
+                ]
                 try:
-                    arrow = _arrow_reader.read(self.path, sql, params)
+                    tables = _arrow_reader.read(self.path, sqls)
                 except (RuntimeError, OSError) as exc:  # fall back to the in-process reader
                     _logger.info("Arrow reader unavailable, reading in-process: %s", exc)
-        if arrow is None:
-            arrow = _arrow_from_rows(self._read(sql, params), columns)
-        return _frame_from_arrow(arrow, columns)
+                else:
+                    return _frame_from_arrow(tables, columns)
+        rows = self._read(f"{select} WHERE {condition} ORDER BY rowid", params)
+        return _frame_from_arrow([_arrow_from_rows(rows, columns)], columns)
 
     def close(self) -> None:
         """Close the connection; the file stays as it is."""
@@ -881,28 +898,28 @@ class Store:
         >>> list(store.to_pandas().columns[:4])
         ['log_id', 'created_at', 'prompt', 'completion']
         """
-        select = f"SELECT {', '.join(STORE_COLUMNS)} FROM logs"
         if log_ids is not None:
-            ids = list(log_ids)
-            frames = []
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                sql = f"{select} WHERE log_id IN ({','.join('?' * len(part))})"
-                frames.append(self._query_frame(sql, part, STORE_COLUMNS))
             import pandas as pd
 
-            found = pd.concat(frames, ignore_index=True) if frames else self._query_frame(
-                select + " WHERE 0", [], STORE_COLUMNS
-            )
+            ids = list(log_ids)
+            frames = [
+                self._query_frame(
+                    STORE_COLUMNS, "logs",
+                    where=f"log_id IN ({','.join('?' * len(ids[k : k + 500]))})",
+                    params=ids[k : k + 500],
+                )
+                for k in range(0, len(ids), 500)
+            ] or [self._query_frame(STORE_COLUMNS, "logs", where="0")]
+            found = pd.concat(frames, ignore_index=True)
             order = {i: k for k, i in enumerate(ids)}
             found = found.iloc[sorted(range(len(found)), key=lambda k: order[found["log_id"].iat[k]])]
             return found.reset_index(drop=True)
-        if labelled_only:
-            select += (
-                " WHERE label IS NOT NULL OR rating IS NOT NULL OR correction IS NOT NULL"
-                " OR comment IS NOT NULL"
-            )
-        return self._query_frame(select + " ORDER BY rowid", [], STORE_COLUMNS)
+        where = (
+            "label IS NOT NULL OR rating IS NOT NULL OR correction IS NOT NULL OR comment IS NOT NULL"
+            if labelled_only
+            else ""
+        )
+        return self._query_frame(STORE_COLUMNS, "logs", where=where)
 
     def feedback_events(self, log_id: str | None = None) -> pd.DataFrame:
         """Every feedback event, oldest first, one row each (optionally of one log).
@@ -916,12 +933,9 @@ class Store:
         >>> store.feedback_events()["annotator"].tolist()
         ['ada', 'bo']
         """
-        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM feedback"
-        params: list[Any] = []
-        if log_id is not None:
-            sql += " WHERE log_id = ?"
-            params = [log_id]
-        return self._query_frame(sql + " ORDER BY rowid", params, EVENT_COLUMNS, table="feedback")
+        if log_id is None:
+            return self._query_frame(EVENT_COLUMNS, "feedback")
+        return self._query_frame(EVENT_COLUMNS, "feedback", where="log_id = ?", params=[log_id])
 
     # -- small records for other modules ----------------------------------------------------
 
@@ -994,6 +1008,12 @@ _INT_COLUMNS = frozenset({"created_at", "labelled_at", "rating"})
 _TIME_COLUMNS = frozenset({"created_at", "labelled_at"})
 
 
+def _arrow_type(name: str):
+    import pyarrow as pa
+
+    return pa.int64() if name in _INT_COLUMNS else pa.string()
+
+
 def _arrow_from_rows(rows: list[tuple], columns: Sequence[str]):
     import pyarrow as pa
 
@@ -1003,7 +1023,8 @@ def _arrow_from_rows(rows: list[tuple], columns: Sequence[str]):
     )
 
 
-def _frame_from_arrow(table, columns: Sequence[str]) -> pd.DataFrame:
+def _frame_from_arrow(tables: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
+    """One frame from Arrow tables of the same columns (types may differ where a part was all NULL)."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -1011,13 +1032,12 @@ def _frame_from_arrow(table, columns: Sequence[str]) -> pd.DataFrame:
 
     fixed = []
     for name in columns:
-        col = table.column(name)
+        target = _arrow_type(name)
+        col = pa.chunked_array(
+            [chunk for t in tables for chunk in pc.cast(t.column(name), target).chunks], type=target
+        )
         if name in _TIME_COLUMNS:
-            col = pc.cast(pc.cast(col, pa.int64()), pa.timestamp("us", tz="UTC"))
-        elif name in _INT_COLUMNS:
-            col = pc.cast(col, pa.int64())
-        else:
-            col = pc.cast(col, pa.string())
+            col = pc.cast(col, pa.timestamp("us", tz="UTC"))
         fixed.append(col)
     json_columns = {}
     for k, name in enumerate(columns):
