@@ -35,7 +35,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._schema import DEFAULT_LABELS, HLValueError, check_columns, describe, is_missing, suggest
+from ._schema import (
+    DEFAULT_LABELS,
+    HLValueError,
+    check_columns,
+    describe,
+    is_missing,
+    message_list,
+    suggest,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -178,22 +186,11 @@ def _text(v: Any) -> str | None:
 
 def _conversation(value: Any) -> list[dict[str, Any]] | None:
     """A ``messages`` cell as a list of message dicts (JSON text accepted), or None."""
-    if isinstance(value, str):
-        s = value.strip()
-        if not s.startswith("["):
-            return None
-        try:
-            value = json.loads(s)
-        except ValueError:
-            return None
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (list, tuple)) or not value:
+    value = message_list(value)
+    if value is None:
         return None
     out = []
     for m in value:
-        if not isinstance(m, dict) or "role" not in m:
-            return None
         out.append({k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in m.items() if not is_missing_safe(v)})
     return out
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from ._schema import (
     DEFAULT_LABELS,
+    FEEDBACK_COLUMNS,
     FEEDBACK_FIELDS,
     HLValueError,
     check_columns,
@@ -30,6 +31,7 @@ from ._schema import (
     check_rating,
     describe,
     is_missing,
+    message_list,
     suggest,
 )
 
@@ -62,14 +64,7 @@ CHIP_COLUMNS: tuple[str, ...] = (
     "source",
 )
 #: The columns the annotator writes into the DataFrame (created when missing).
-WRITE_COLUMNS: tuple[str, ...] = (
-    "label",
-    "rating",
-    "correction",
-    "comment",
-    "annotator",
-    "labelled_at",
-)
+WRITE_COLUMNS: tuple[str, ...] = FEEDBACK_COLUMNS
 
 
 def text_of(value: Any) -> str | None:
@@ -117,22 +112,11 @@ def jsonable(value: Any) -> Any:
 
 def messages_of(value: Any) -> list[dict[str, str]] | None:
     """Chat ``messages`` as a list of ``{"role", "content"}`` turns, or None when not a chat."""
-    if isinstance(value, str):
-        text = value.strip()
-        if not text.startswith("["):
-            return None
-        try:
-            value = json.loads(text)
-        except ValueError:
-            return None
-    if isinstance(value, np.ndarray):
-        value = value.tolist()
-    if not isinstance(value, (list, tuple)) or not value:
+    value = message_list(value)
+    if value is None:
         return None
     turns = []
     for item in value:
-        if not isinstance(item, Mapping) or "role" not in item:
-            return None
         content = item.get("content")
         if isinstance(content, list):  # content parts: keep the text ones
             content = "\n".join(

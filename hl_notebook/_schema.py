@@ -6,9 +6,10 @@ expected, what arrived, where (argument, column, row or line) and what to do nex
 
 from __future__ import annotations
 
+import json
 import math
 import numbers
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "check_text",
     "describe",
     "is_missing",
+    "message_list",
     "suggest",
     "where",
 ]
@@ -301,6 +303,33 @@ def check_columns(
         raise HLValueError(
             f"{frame} is missing column {column!r}; it has {present}.{hint}"
         )
+
+
+def message_list(value: Any) -> list[Any] | None:
+    """A ``messages`` cell as a non-empty list of message dicts, or None when it isn't one.
+
+    Accepts a list, a tuple, a numpy array (as parquet gives) or JSON text of a list.
+
+    Examples
+    --------
+    >>> message_list('[{"role": "user", "content": "hi"}]')
+    [{'role': 'user', 'content': 'hi'}]
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.startswith("["):
+            return None
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return None
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple)):
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)) or not value:
+        return None
+    if not all(isinstance(m, Mapping) and "role" in m for m in value):
+        return None
+    return list(value)
 
 
 def suggest(word: Any, choices: Iterable[str]) -> str | None:
