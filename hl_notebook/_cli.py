@@ -64,6 +64,7 @@ def _store_argument(parser: argparse.ArgumentParser, *, required: bool = True) -
 
 
 def _add_export(subparsers: Any) -> None:
+    from . import _export  # noqa: F401 - registers the fine-tuning formats (openai-sft, openai-dpo, trl)
     from ._io import EXPORT_FORMATS
 
     formats = "\n".join(f"  {name:<9} {spec.help}" for name, spec in EXPORT_FORMATS.items())
