@@ -7,8 +7,10 @@ import subprocess
 import sys
 from importlib.metadata import version
 
-import hl_notebook as hl
+import pytest
 from conftest import ROOT
+
+import hl_notebook as hl
 
 
 def test_every_public_name_resolves_and_is_documented():
@@ -42,3 +44,37 @@ def test_import_loads_no_heavy_dependency_until_used():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.slow
+def test_wheel_ships_the_bundles_data_and_imports_in_a_clean_environment(tmp_path):
+    """Build the wheel as a user's pip would, install it into an empty venv, import it there."""
+    import shutil
+    import zipfile
+
+    uv = shutil.which("uv", path=str(ROOT / ".venv" / "bin")) or shutil.which("uv")
+    assert uv, "uv is installed by .ci/install; run it first"
+    dist = tmp_path / "dist"
+    subprocess.run([uv, "build", "--wheel", "--out-dir", str(dist), str(ROOT)], check=True,
+                   capture_output=True, timeout=600)
+    (wheel,) = dist.glob("hl_notebook-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for shipped in ("hl_notebook/static/annotate.js", "hl_notebook/static/compare.js",
+                    "hl_notebook/py.typed", "hl_notebook/data/hh_harmless.jsonl.gz",
+                    "hl_notebook/data/pandalm.jsonl.gz", "hl_notebook/data/ATTRIBUTION.md"):
+        assert shipped in names, f"{shipped} is missing from the wheel"
+    assert not any(n.startswith(("tests/", "js/", "benchmarks/")) for n in names)
+    venv = tmp_path / "venv"
+    subprocess.run([uv, "venv", "--python", sys.executable, str(venv)], check=True, capture_output=True)
+    python = venv / "bin" / "python"
+    subprocess.run([uv, "pip", "install", "--python", str(python), str(wheel)], check=True,
+                   capture_output=True, timeout=900)
+    code = (
+        "import hl_notebook as hl; s = hl.Store(':memory:'); "
+        "i = s.log(prompt='p', completion='c'); s.feedback(i, label='👍'); "
+        "w = hl.annotate(hl.datasets.load_sample('hh_harmless').drop(columns='label')); "
+        "print(hl.__version__, len(w._esm) > 10000, s.to_pandas().label[0])"
+    )
+    out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split() == [hl.__version__, "True", "👍"]
