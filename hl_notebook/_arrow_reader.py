@@ -18,8 +18,8 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
 
 
 def read(path: str | Path, sqls: Sequence[str]) -> list:  # -> list[pyarrow.Table]
@@ -50,7 +50,7 @@ def read(path: str | Path, sqls: Sequence[str]) -> list:  # -> list[pyarrow.Tabl
             proc.stdin.write(json.dumps({"path": str(path), "sql": sql, "out": out}).encode())
             proc.stdin.close()
         tables = []
-        for proc, out in zip(procs, outs):
+        for proc, out in zip(procs, outs, strict=True):
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             if proc.wait() != 0:
                 raise RuntimeError(f"the Arrow reader failed (exit {proc.returncode}): {err.strip()[-500:]}")

@@ -360,7 +360,6 @@ class Store:
         """
         select = f"SELECT {', '.join(columns)} FROM {table}"
         condition = f"({where})" if where else "1"
-        arrow = None
         if self.path is not None and not params:
             last = self._read(f"SELECT max(rowid) FROM {table}")[0][0] or 0
             if last >= ARROW_READER_MIN_ROWS:
@@ -370,7 +369,7 @@ class Store:
                 bounds = [last * k // parts for k in range(parts + 1)]
                 sqls = [
                     f"{select} WHERE {condition} AND rowid > {lo} AND rowid <= {hi} ORDER BY rowid"
-                    for lo, hi in zip(bounds, bounds[1:])
+                    for lo, hi in zip(bounds, bounds[1:], strict=False)
                 ]
                 try:
                     tables = _arrow_reader.read(self.path, sqls)
@@ -651,7 +650,7 @@ class Store:
         bad = {i for i, r in enumerate(rows) if r is None}
         missing_ids = [i for i in range(n) if i not in bad and rows[i][0] is None]  # type: ignore[index]
         generated = set(missing_ids)
-        for i, fresh in zip(missing_ids, new_ids("log_", len(missing_ids))):
+        for i, fresh in zip(missing_ids, new_ids("log_", len(missing_ids)), strict=True):
             rows[i] = (fresh,) + rows[i][1:]  # type: ignore[index]
         ids: list[str | None] = [None if r is None else r[0] for r in rows]
         seen: dict[str, int] = {}
@@ -770,7 +769,7 @@ class Store:
                     fid, log_id, e["label"], e["rating"], e["correction"], e["comment"],
                     e["annotator"], source, e["cleared"], e["created_at"],
                 )
-                for fid, (log_id, e) in zip(ids, events)
+                for fid, (log_id, e) in zip(ids, events, strict=True)
             ],
         )
         conn.executemany(
@@ -847,7 +846,7 @@ class Store:
 
         if isinstance(records, pd.DataFrame):
             check_columns(records.columns, [("log_id", "log_id")], frame="records")
-            items = list(zip(records.index, records.to_dict("records")))
+            items = list(zip(records.index, records.to_dict("records"), strict=True))
         else:
             items = list(enumerate(records))
         self._refresh_vocabulary()
@@ -1000,7 +999,7 @@ def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
     now = _now_us()
     nones = [None] * n
     return list(
-        zip(nones, [now] * n, columns["prompt"], columns["completion"], *optional, nones, nones, nones)
+        zip(nones, [now] * n, columns["prompt"], columns["completion"], *optional, nones, nones, nones, strict=True)
     )
 
 
@@ -1017,9 +1016,9 @@ def _arrow_type(name: str):
 def _arrow_from_rows(rows: list[tuple], columns: Sequence[str]):
     import pyarrow as pa
 
-    data = list(zip(*rows)) if rows else [() for _ in columns]
+    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
     return pa.table(
-        {c: pa.array(v, type=pa.int64() if c in _INT_COLUMNS else pa.string()) for c, v in zip(columns, data)}
+        {c: pa.array(v, type=pa.int64() if c in _INT_COLUMNS else pa.string()) for c, v in zip(columns, data, strict=True)}
     )
 
 
@@ -1051,7 +1050,7 @@ def _frame_from_arrow(tables: Sequence[Any], columns: Sequence[str]) -> pd.DataF
                     dtype=object,
                 )[:-1]
             fixed[k] = pa.nulls(len(col), pa.string())
-    table = pa.table(dict(zip(columns, fixed)))
+    table = pa.table(dict(zip(columns, fixed, strict=True)))
     frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
     for name, values in json_columns.items():
         frame[name] = pd.Series(values, dtype=object, index=frame.index)

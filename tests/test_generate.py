@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 import json
 import math
 import os
@@ -11,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 

@@ -6,9 +6,8 @@ import os
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
-
 from conftest import ROOT
+from nbclient import NotebookClient
 
 
 @pytest.mark.slow

@@ -78,3 +78,12 @@ def test_wheel_ships_the_bundles_data_and_imports_in_a_clean_environment(tmp_pat
     out = subprocess.run([str(python), "-c", code], capture_output=True, text=True, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-3000:]
     assert out.stdout.split() == [hl.__version__, "True", "👍"]
+
+
+def test_code_passes_the_linter():
+    ruff = ROOT / ".venv" / "bin" / "ruff"
+    out = subprocess.run(
+        [str(ruff) if ruff.exists() else "ruff", "check", "hl_notebook", "tests", "benchmarks"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert out.returncode == 0, out.stdout[-3000:]
