@@ -69,23 +69,23 @@ EMBEDDINGS_HINT = (
 # ----------------------------------------------------------------------------------------------
 
 _WORD = re.compile(r"[A-Za-z0-9']+")
-_SENT_END = re.compile(r"[.!?\"')\]]\s*$")
+# The marker patterns run on lower-cased text (matching IGNORECASE is about 3x slower).
 _REFUSAL = re.compile(
     r"\b(i'?m sorry|i am sorry|sorry|i can'?t|i cannot|i won'?t|i will not|i'?m not (?:able|sure|"
     r"comfortable)|i don'?t (?:think|know|understand|feel)|not (?:appropriate|okay|ok|legal|a good idea)|"
     r"illegal|unethical|harmful|dangerous|against the law|i'?d (?:rather|prefer) not|"
-    r"i do not|please don'?t|i'?m not going to)\b",
-    re.IGNORECASE,
+    r"i do not|please don'?t|i'?m not going to)\b"
 )
 _COMPLY = re.compile(
     r"^\s*(sure|yes|yeah|okay|ok|of course|absolutely|certainly|great|here'?s|here is|well)\b|"
-    r"\b(you (?:could|can|should|might|would|need to)|try to|first,|the best way|step \d)\b",
-    re.IGNORECASE,
+    r"\b(you (?:could|can|should|might|would|need to)|try to|first,|the best way|step \d)\b"
 )
-_HEDGE = re.compile(r"\b(maybe|perhaps|might|probably|i think|i guess|not sure)\b", re.IGNORECASE)
-_LEAK = re.compile(r"(\n\s*(human|assistant|user|input|output|instruction|response)\s*:|###|<\|)",
-                   re.IGNORECASE)
+_HEDGE = re.compile(r"\b(maybe|perhaps|might|probably|i think|i guess|not sure)\b")
+_LEAK = re.compile(r"(\n\s*(human|assistant|user|input|output|instruction|response)\s*:|###|<\|)")
 _LIST = re.compile(r"(?m)^\s*(?:[-*•]|\d+[.)])\s+")
+_FIRST = re.compile(r"(?<![a-z0-9'])(?:i|i'm|me|my|i'd|i've)(?![a-z0-9'])")
+_SECOND = re.compile(r"(?<![a-z0-9'])(?:you|your|you're|yours)(?![a-z0-9'])")
+_ENDS_CLEANLY = frozenset(".!?\"')]")
 
 #: The names of the columns `structure_features` returns, in order.
 STRUCTURE_FEATURES: tuple[str, ...] = (
@@ -126,14 +126,6 @@ def _last_turn(prompt: str) -> str:
     return prompt
 
 
-_DIGIT = re.compile(r"\d")
-_UPPER = re.compile(r"[A-Z]")
-_LETTER = re.compile(r"[A-Za-z]")
-_NON_ASCII = re.compile(r"[^\x00-\x7f]")
-_FIRST = frozenset(("i", "i'm", "me", "my", "i'd", "i've"))
-_SECOND = frozenset(("you", "your", "you're", "yours"))
-
-
 @functools.lru_cache(maxsize=4096)
 def _prompt_words(prompt: str) -> tuple[int, frozenset[str]]:
     """Length and word set of the prompt's last turn; cached, as candidates share prompts."""
@@ -141,59 +133,96 @@ def _prompt_words(prompt: str) -> tuple[int, frozenset[str]]:
     return len(turn.strip()), frozenset(_WORD.findall(turn.lower()))
 
 
-def _one(prompt: str, completion: str) -> list[float]:
-    text = completion.strip()
-    n_chars = len(text)
-    words = _WORD.findall(text.lower())
-    n_words = len(words)
-    turn_len, turn_words = _prompt_words(prompt)
-    word_set = set(words)
-    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    shared = len(word_set & turn_words)
-    overlap = shared / len(word_set) if word_set else 0.0
-    coverage = shared / len(turn_words) if turn_words else 0.0
-    letters = len(_LETTER.findall(text)) or 1
-    return [
-        np.log1p(n_chars),
-        np.log1p(n_words),
-        np.log1p(n_chars) - np.log1p(turn_len),
-        float(n_words < 4),
-        float(len(_REFUSAL.findall(text))),
-        float(len(_HEDGE.findall(text))),
-        float(len(_COMPLY.findall(text))),
-        float(text.count("?")),
-        float(text.endswith("?")),
-        float(bool(_SENT_END.search(text))) if text else 0.0,
-        float(text.count("\n")),
-        float(len(_LIST.findall(text))),
-        len(_DIGIT.findall(text)) / (n_chars or 1),
-        len(_UPPER.findall(text)) / letters,
-        len(_NON_ASCII.findall(text)) / (n_chars or 1),
-        len(word_set) / n_words if n_words else 0.0,
-        float(len(lines) - len(set(lines))),
-        overlap,
-        coverage,
-        float(len(text) > 20 and text in prompt),
-        float(bool(_LEAK.search(text))),
-        sum(w in _FIRST for w in words) / (n_words or 1),
-        sum(w in _SECOND for w in words) / (n_words or 1),
-    ]
-
-
 #: Character n-grams look at this many leading characters of a completion (speed; the opening
 #: of a reply carries most of its style: refusals, hedges, greetings).
-CHAR_HEAD = 300
+CHAR_HEAD = 200
 
 
-def _head(text: str) -> str:
-    return text[:CHAR_HEAD].lower()
+class CharNgrams(TransformerMixin, BaseEstimator):
+    """Hashed character n-grams of the head of each completion, TF-IDF weighted, vectorised.
+
+    Like ``TfidfVectorizer(analyzer="char", sublinear_tf=True)`` on the first ``head`` lower-cased
+    characters, with the n-grams hashed into ``n_features`` buckets in numpy (no Python loop
+    over n-grams, about 3x faster) and buckets seen in fewer than ``min_df`` training texts
+    dropped. Input: a sequence (or Series) of strings.
+
+    Examples
+    --------
+    >>> CharNgrams().fit(["I'm sorry", "Sure, here"]).transform(["sorry"]).shape
+    (1, 262144)
+    """
+
+    def __init__(self, *, ngram_range: tuple[int, int] = (3, 4), head: int = CHAR_HEAD,
+                 n_features: int = 2**18, min_df: int = 2) -> None:
+        self.ngram_range = ngram_range
+        self.head = head
+        self.n_features = n_features
+        self.min_df = min_df
+
+    def _counts(self, X: Any) -> sp.csr_matrix:
+        heads = [t[: self.head].lower() for t in (X.tolist() if hasattr(X, "tolist") else X)]
+        n = len(heads)
+        lens = np.fromiter(map(len, heads), dtype=np.int64, count=n)
+        cp = np.frombuffer("".join(heads).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+        row_of = np.repeat(np.arange(n), lens)
+        rows, cols = [], []
+        for k in range(self.ngram_range[0], self.ngram_range[1] + 1):
+            m = len(cp) - k + 1
+            if m <= 0:
+                continue
+            h = np.full(m, k, dtype=np.uint64)
+            for j in range(k):
+                h = h * np.uint64(1_000_003) + cp[j : j + m]
+            # murmur3's finaliser mixes the high bits into the low ones used for the bucket
+            h ^= h >> np.uint64(33)
+            h *= np.uint64(0xFF51AFD7ED558CCD)
+            h ^= h >> np.uint64(33)
+            inside = row_of[:m] == row_of[k - 1 :]
+            rows.append(row_of[:m][inside])
+            cols.append((h[inside] % np.uint64(self.n_features)).astype(np.int64))
+        r = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        c = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        Z = sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)),
+                          shape=(n, self.n_features))
+        Z.sum_duplicates()
+        return Z
+
+    def _fit_counts(self, X: Any) -> sp.csr_matrix:
+        Z = self._counts(X)
+        df = np.bincount(Z.indices, minlength=self.n_features)
+        n = Z.shape[0]
+        idf = np.log((1 + n) / (1 + df)) + 1
+        # n-grams seen in fewer than min_df texts are dropped (noise, and sparser rows fit faster)
+        idf[df < self.min_df] = 0
+        self.idf_ = idf.astype(np.float32)
+        self.n_features_in_ = 1
+        return Z
+
+    def _weigh(self, Z: sp.csr_matrix) -> sp.csr_matrix:
+        Z.data = (1 + np.log(Z.data)) * self.idf_[Z.indices]
+        Z.eliminate_zeros()
+        norms = np.sqrt(np.asarray(Z.multiply(Z).sum(axis=1)).ravel())
+        norms[norms == 0] = 1
+        return sp.csr_matrix(sp.diags((1 / norms).astype(np.float32)) @ Z)
+
+    def fit(self, X: Any, y: Any = None) -> CharNgrams:
+        self._fit_counts(X)
+        return self
+
+    def fit_transform(self, X: Any, y: Any = None) -> sp.csr_matrix:
+        return self._weigh(self._fit_counts(X))
+
+    def transform(self, X: Any) -> sp.csr_matrix:
+        check_is_fitted(self, "idf_")
+        return self._weigh(self._counts(X))
 
 
 def structure_features(X: pd.DataFrame) -> np.ndarray:
     """Length, refusal, structure and prompt-overlap features of each (prompt, completion) row.
 
     The columns are named in `STRUCTURE_FEATURES`. Plain Python over each text: no model, no
-    download. Used by the default ``features="text"`` pipeline.
+    download; vectorised over the rows (numpy over code points, compiled regexes over
+    lower-cased text). Used by the default ``features="text"`` pipeline.
 
     Examples
     --------
@@ -203,9 +232,74 @@ def structure_features(X: pd.DataFrame) -> np.ndarray:
     ((1, 23), 1.0)
     """
     prompts = X["prompt"].tolist()
-    completions = X["completion"].tolist()
-    out = np.array([_one(p, c) for p, c in zip(prompts, completions, strict=True)], dtype=float)
-    return out.reshape(len(prompts), len(STRUCTURE_FEATURES))
+    texts = [c.strip() for c in X["completion"].tolist()]
+    n = len(texts)
+    if n == 0:
+        return np.zeros((0, len(STRUCTURE_FEATURES)))
+    # character classes: one numpy pass over the code points of all texts
+    lens = np.fromiter(map(len, texts), dtype=np.int64, count=n)
+    starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
+    cp = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32)
+
+    def per_row(mask: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+        return (c[starts + lens] - c[starts]).astype(float)
+
+    upper = per_row((cp >= 65) & (cp <= 90))
+    letters = upper + per_row((cp >= 97) & (cp <= 122))
+    newlines = per_row(cp == 10)
+    n_chars = np.maximum(lens, 1).astype(float)
+    lower = [t.lower() for t in texts]
+    words = [_WORD.findall(t) for t in lower]
+    n_words = np.fromiter(map(len, words), dtype=float, count=n)
+    turns = [_prompt_words(p) for p in prompts]
+    turn_len = np.fromiter((t[0] for t in turns), dtype=float, count=n)
+    overlap, coverage, unique, repeated = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+    for i, (ws, (_, turn_words)) in enumerate(zip(words, turns, strict=True)):
+        if ws:
+            word_set = set(ws)
+            shared = len(word_set & turn_words)
+            overlap[i] = shared / len(word_set)
+            coverage[i] = shared / len(turn_words) if turn_words else 0.0
+            unique[i] = len(word_set) / len(ws)
+    for i in np.flatnonzero(newlines):
+        lines = [ln.strip() for ln in texts[i].splitlines() if ln.strip()]
+        repeated[i] = len(lines) - len(set(lines))
+
+    def count(rx: re.Pattern[str], src: list[str]) -> np.ndarray:
+        return np.fromiter((len(rx.findall(t)) for t in src), dtype=float, count=n)
+
+    def flag(values: Any) -> np.ndarray:
+        return np.fromiter(values, dtype=float, count=n)
+
+    per_word = np.maximum(n_words, 1)
+    log_chars = np.log1p(lens)
+    columns = [
+        log_chars,
+        np.log1p(n_words),
+        log_chars - np.log1p(turn_len),
+        (n_words < 4).astype(float),
+        count(_REFUSAL, lower),
+        count(_HEDGE, lower),
+        count(_COMPLY, lower),
+        per_row(cp == 63),
+        flag(t.endswith("?") for t in texts),
+        flag(bool(t) and t[-1] in _ENDS_CLEANLY for t in texts),
+        newlines,
+        count(_LIST, texts),
+        per_row((cp >= 48) & (cp <= 57)) / n_chars,
+        upper / np.maximum(letters, 1),
+        per_row(cp > 127) / n_chars,
+        unique,
+        repeated,
+        overlap,
+        coverage,
+        flag(len(t) > 20 and t in p for t, p in zip(texts, prompts, strict=True)),
+        flag(_LEAK.search(t) is not None for t in lower),
+        count(_FIRST, lower) / per_word,
+        count(_SECOND, lower) / per_word,
+    ]
+    return np.column_stack(columns)
 
 
 def text_features() -> Pipeline:
@@ -225,10 +319,7 @@ def text_features() -> Pipeline:
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, max_features=50_000,
                                       sublinear_tf=True, dtype=np.float32), "completion"),
-            ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 4), min_df=1,
-                                      preprocessor=_head, max_features=50_000, sublinear_tf=True,
-                                      dtype=np.float32),
-             "completion"),
+            ("chars", CharNgrams(), "completion"),
             ("structure", Pipeline([
                 ("extract", FunctionTransformer(structure_features)),
                 ("scale", StandardScaler()),

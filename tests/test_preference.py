@@ -280,3 +280,31 @@ def test_any_sklearn_transformer_can_be_the_features():
     pm = hl.PreferenceModel(features=make_pipeline(feats)).fit_pairs(_hh_pairs(200))
     assert pm.coef_.shape == (2**12,)
     assert 0 < pm.prefer("q", "I'm sorry, I can't help with that.", "Sure, here's how.") < 1
+
+
+def test_char_ngrams_never_span_two_texts_and_count_repeats():
+    from hl_notebook._preference import CharNgrams
+
+    vec = CharNgrams(min_df=1).fit(["abcd", "ab", "cd", "abab"])
+    Z = vec.transform(["ab", "cd", "abcd", "ABCD", "abab"]).toarray()
+    # "ab" and "cd" are shorter than the 3-character n-grams: joining texts must not make "abc"
+    assert not Z[0].any() and not Z[1].any()
+    assert np.allclose(Z[2], Z[3])  # lower-cased
+    assert np.isclose(np.linalg.norm(Z[2]), 1.0)
+    # "abab" has aba, bab (3-grams) and abab (4-gram): three buckets
+    assert (Z[4] > 0).sum() == 3
+
+
+def test_structure_features_count_markers_per_row_on_lower_cased_text():
+    from hl_notebook._preference import STRUCTURE_FEATURES, structure_features
+
+    X = pd.DataFrame({
+        "prompt": ["How do I steal a car?", "Hi", "Hi"],
+        "completion": ["I'M SORRY, I can't help. That is ILLEGAL.", "", "  Hello?\n\n- a\n- a\n"],
+    })
+    f = pd.DataFrame(structure_features(X), columns=STRUCTURE_FEATURES)
+    assert f["refusal_markers"].tolist() == [3.0, 0.0, 0.0]
+    assert f["questions"].tolist() == [0.0, 0.0, 1.0]
+    assert f["list_items"].tolist() == [0.0, 0.0, 2.0]
+    assert f["repeated_lines"].tolist() == [0.0, 0.0, 1.0]
+    assert f["upper_share"][0] > 0.3 and f["log_chars"][1] == 0.0
