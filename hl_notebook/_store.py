@@ -571,6 +571,7 @@ class Store:
         errors: Literal["raise", "skip"] = "raise",
         if_exists: Literal["raise", "skip"] = "raise",
         source: str = "import",
+        _fast: bool = True,
     ) -> list[str | None]:
         """Log every row of a DataFrame in one transaction; return the ids in row order.
 
@@ -618,7 +619,7 @@ class Store:
         rows: list[tuple | None] = [None] * n
         events: list[tuple[int, dict[str, Any]]] = []
         problems: list[tuple[Any, str]] = []
-        fast = None if extra_values else _fast_rows(columns, n)
+        fast = None if extra_values or not _fast else _fast_rows(columns, n)
         has_feedback = any(f in columns for f in FEEDBACK_FIELDS)
         self._refresh_vocabulary()
         for i in range(n):
@@ -665,21 +666,31 @@ class Store:
                 )
             seen[log_id] = i
         given = [ids[i] for i in range(n) if i not in bad and i not in generated]
-        with self._write() as conn:
-            existing = self._existing(conn, given) if given else set()
-            if existing and if_exists == "raise":
-                first = sorted(existing)[:5]
-                raise HLValueError(
-                    f"{len(existing)} log_id(s) are already in the store, e.g. {first}; nothing "
-                    "was written. Pass if_exists='skip' to leave those rows alone."
-                )
-            write = [r for r in rows if r is not None and r[0] not in existing]
-            conn.executemany(_INSERT_LOG, write)
-            if events:
-                ev_rows = [
-                    (ids[i], e) for i, e in events if ids[i] is not None and ids[i] not in existing
-                ]
-                self._insert_events(conn, ev_rows, source=source)
+        try:
+            with self._write() as conn:
+                existing = self._existing(conn, given) if given else set()
+                if existing and if_exists == "raise":
+                    first = sorted(existing)[:5]
+                    raise HLValueError(
+                        f"{len(existing)} log_id(s) are already in the store, e.g. {first}; nothing "
+                        "was written. Pass if_exists='skip' to leave those rows alone."
+                    )
+                write = [r for r in rows if r is not None and r[0] not in existing]
+                conn.executemany(_INSERT_LOG, write)
+                if events:
+                    ev_rows = [
+                        (ids[i], e) for i, e in events if ids[i] is not None and ids[i] not in existing
+                    ]
+                    self._insert_events(conn, ev_rows, source=source)
+        except UnicodeEncodeError:
+            if fast is None:
+                raise
+            # A lone surrogate, which the bulk path leaves to SQLite's binding to find: the
+            # transaction was rolled back; validate row by row to name the row (or skip it).
+            return self.log_many(
+                df, prompt=prompt, completion=completion, errors=errors, if_exists=if_exists,
+                source=source, _fast=False,
+            )
         if problems:
             shown = "; ".join(f"row {r!r}" for r, _ in problems[:10])
             warnings.warn(
@@ -967,19 +978,15 @@ _INSERT_LOG = (
 def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
     """Rows for the common case (plain strings, no JSON or times), validated in bulk; else None.
 
-    Missing optional values (None, or NaN as pandas 3 gives them) become NULL.
+    Missing optional values (None, or NaN as pandas 3 gives them) become NULL. Lone surrogates are
+    left for SQLite's binding to refuse (`log_many` then validates row by row).
     """
     simple = {"prompt", "completion", "model", "prompt_version"}
     feedback = set(FEEDBACK_COLUMNS)
     if any(c not in simple and c not in feedback for c in columns):
         return None
     for name in ("prompt", "completion"):
-        col = columns[name]
-        if not all(type(v) is str for v in col):
-            return None
-        try:
-            "".join(col).encode("utf-8")
-        except UnicodeEncodeError:
+        if not all(type(v) is str for v in columns[name]):
             return None
     optional = []
     for name in ("model", "prompt_version"):
@@ -991,10 +998,6 @@ def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
             col = [None if is_missing(v) else v for v in col]
             if not all(v is None or type(v) is str for v in col):
                 return None
-        try:
-            "".join(v for v in col if v is not None).encode("utf-8")
-        except UnicodeEncodeError:
-            return None
         optional.append(col)
     now = _now_us()
     nones = [None] * n

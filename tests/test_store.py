@@ -545,3 +545,23 @@ def test_arrow_reader_reads_while_another_connection_writes(store, monkeypatch):
         writer.join()
     assert sizes == sorted(sizes) and sizes[0] >= 500
     assert sqlite3.connect(store.path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_log_many_names_a_row_with_a_lone_surrogate_and_writes_nothing(store):
+    df = pd.DataFrame(
+        {"prompt": ["fine", "also fine", "bad \ud83d here"], "completion": ["a", "b", "c"], "model": ["m", None, "m"]},
+        dtype=object,  # pandas' default string dtype cannot even hold a lone surrogate
+    )
+    with pytest.raises(hl.HLValueError, match=r"column 'prompt' at row 2 holds a lone surrogate at position 4"):
+        store.log_many(df)
+    assert len(store) == 0
+    with pytest.warns(UserWarning, match="skipped 1 bad row"):
+        ids = store.log_many(df, errors="skip")
+    assert ids[2] is None and store.to_pandas()["prompt"].tolist() == ["fine", "also fine"]
+
+
+def test_log_many_refuses_a_lone_surrogate_in_an_optional_column(store):
+    df = pd.DataFrame({"prompt": ["p", "q"], "completion": ["a", "b"], "model": ["ok", "x\udc00"]}, dtype=object)
+    with pytest.raises(hl.HLValueError, match=r"column 'model' at row 1 holds a lone surrogate"):
+        store.log_many(df)
+    assert len(store) == 0
