@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from jupyter_harness import require_browser_path, start_server  # noqa: E402
+from jupyter_harness import launch_chromium, require_browser_path, start_server  # noqa: E402
 
 SETUP = """\
 import numpy as np, pandas as pd, anywidget, traitlets, hl_notebook as hl
@@ -135,12 +135,7 @@ def main() -> None:
     results: dict = {}
     try:
         with sync_playwright() as pw:
-            ctx = pw.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="hl-chromium-"), executable_path=chromium, headless=True,
-                args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                      "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-                viewport={"width": 1280, "height": 900},
-            )
+            ctx = launch_chromium(pw, chromium)
             page = ctx.new_page()
             page.goto(server.url(name, "lab"))
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=90_000)

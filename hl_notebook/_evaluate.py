@@ -12,7 +12,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, suggest
+from ._schema import (
+    DEFAULT_LABELS,
+    HLValueError,
+    check_columns,
+    check_preferred,
+    is_missing,
+    suggest,
+)
 
 __all__ = [
     "bootstrap_ci",
@@ -260,13 +267,8 @@ def _votes(df: pd.DataFrame, *, by: str) -> pd.DataFrame:
     check_columns(df.columns, [(f"{by}_a", "by"), (f"{by}_b", "by"), ("preferred", "preferred")])
     out = []
     for row_id, (a, b, pref) in enumerate(zip(df[f"{by}_a"], df[f"{by}_b"], df["preferred"], strict=True)):
-        if is_missing(pref):
+        if check_preferred(pref, row=df.index[row_id]) is None:
             continue
-        if pref not in ("a", "b", "tie", "both_bad"):
-            raise HLValueError(
-                f"column 'preferred' at row {df.index[row_id]!r} is {pref!r}; allowed: "
-                "'a', 'b', 'tie', 'both_bad' (or missing for unvoted rows)."
-            )
         if is_missing(a) or is_missing(b):
             raise HLValueError(
                 f"columns {by + '_a'!r}/{by + '_b'!r} at row {df.index[row_id]!r} are missing; "

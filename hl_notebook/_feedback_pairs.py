@@ -11,7 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from ._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, suggest
+from ._schema import (
+    DEFAULT_LABELS,
+    HLValueError,
+    check_columns,
+    check_preferred,
+    is_missing,
+    suggest,
+)
 
 __all__ = ["PAIR_COLUMNS", "pairs_from_feedback"]
 
@@ -139,13 +146,8 @@ def pairs_from_feedback(
             for row, (p, a, b, pref, ia, ib) in enumerate(
                 zip(prompts, col("completion_a"), col("completion_b"), col("preferred"), ida, idb, strict=True)
             ):
-                if is_missing(pref):
+                if check_preferred(pref, row=df.index[row]) is None:
                     continue
-                if pref not in ("a", "b", "tie", "both_bad"):
-                    raise HLValueError(
-                        f"column 'preferred' at row {df.index[row]!r} is {pref!r}; allowed: 'a', "
-                        "'b', 'tie', 'both_bad' (or missing for rows without a vote)."
-                    )
                 a, b = _text(a), _text(b)
                 if pref not in ("a", "b") or a is None or b is None or is_missing(p):
                     continue

@@ -28,6 +28,7 @@ __all__ = [
     "check_columns",
     "check_label",
     "check_labels",
+    "check_preferred",
     "check_rating",
     "check_rating_scale",
     "check_text",
@@ -278,6 +279,25 @@ def check_rating(
             f"store.extend_vocabulary(rating_scale=({min(low, rating)}, {max(high, rating)}))."
         )
     return rating
+
+
+def check_preferred(value: Any, *, row: Any = None) -> str | None:
+    """A compare vote: one of ``PREFERRED_VALUES``, or None for a row without a vote.
+
+    Examples
+    --------
+    >>> check_preferred("tie")
+    'tie'
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, str) and value in PREFERRED_VALUES:
+        return value
+    shown = repr(value) if isinstance(value, str) else describe(value)
+    raise HLValueError(
+        f"{where(name='preferred', row=row)} is {shown}; allowed: "
+        f"{', '.join(map(repr, PREFERRED_VALUES))} (or missing for rows without a vote)."
+    )
 
 
 def check_columns(

@@ -201,17 +201,26 @@ def jupyter(chromium_path, tmp_path_factory):
             server.proc.kill()
 
 
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+
+def launch_chromium(pw, chromium_path: str):
+    """Debian's Chromium, headless, with a fresh profile and no background networking."""
+    return pw.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="hl-chromium-"), executable_path=chromium_path, headless=True,
+        args=CHROMIUM_ARGS, viewport={"width": 1280, "height": 900},
+    )
+
+
 @pytest.fixture(scope="session")
 def browser(chromium_path):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        ctx = pw.chromium.launch_persistent_context(
-            tempfile.mkdtemp(prefix="hl-chromium-"), executable_path=chromium_path, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1280, "height": 900},
-        )
+        ctx = launch_chromium(pw, chromium_path)
         try:
             yield ctx
         finally:
