@@ -12,6 +12,13 @@ and the model's accuracy as a ratio to each baseline. Then fit time for 10,000 p
 from the real pairs) and scoring throughput (completions per second), beside the TF-IDF baseline;
 each timing is the best of ``--repeat`` runs (default 3), as the machine may be shared.
 
+When the optional extra is installed (``pip install torch`` (CPU build), then
+``pip install "hl_notebook[embeddings]"``), a second table adds ``hl.PreferenceModel(features=
+"embeddings")`` beside the baseline "MiniLM embeddings + logistic regression" (the same
+all-MiniLM-L6-v2 embeddings, no structure features), same folds and bootstrap, and the timings
+add its fit time and scoring throughput with no embedding cached (one run each: embedding is slow).
+Without the extra, one line says so.
+
 Run: ``.venv/bin/python benchmarks/bench_preference.py [--data ../shared/data] [--quick]``
 """
 
@@ -34,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import hl_notebook as hl  # noqa: E402
+import hl_notebook._preference as _pref  # noqa: E402
 from hl_notebook._evaluate import bootstrap_ci  # noqa: E402
 
 
@@ -51,6 +59,35 @@ def load(data: Path) -> dict[str, pd.DataFrame]:
                     rows.append((prompt, ci, cj))
     usr_pairs = pd.DataFrame(rows, columns=["prompt", "chosen", "rejected"])
     return {"HH-harmless": hh, "PandaLM (no ties)": pl, "USR (ratings→pairs)": usr_pairs}
+
+
+def embeddings_available() -> str | None:
+    """None when the embeddings extra loads (offline, from its package); else why not."""
+    try:
+        _pref._load_embedding_model()
+    except ImportError as exc:
+        return str(exc).split(" (import failed")[0]
+    return None
+
+
+class MiniLMLR:
+    """Baseline: all-MiniLM-L6-v2 embeddings + logistic regression on (chosen − rejected)."""
+
+    def fit_pairs(self, pairs: pd.DataFrame) -> MiniLMLR:
+        D = self.score_matrix(pairs["chosen"]) - self.score_matrix(pairs["rejected"])
+        y = np.r_[np.ones(D.shape[0]), np.zeros(D.shape[0])]
+        # C = 0.1: the best of 0.03-1 on these data (HH 0.61, PandaLM 0.62; C = 1 overfits, 0.58 on
+        # HH), generous to the baseline
+        self.lr = LogisticRegression(C=0.1, fit_intercept=False, max_iter=2000).fit(
+            np.vstack([D, -D]), y)
+        return self
+
+    @staticmethod
+    def score_matrix(texts) -> np.ndarray:
+        return _pref._embed(list(texts))  # the same cached embeddings the model uses
+
+    def score(self, texts) -> np.ndarray:
+        return self.score_matrix(texts) @ self.lr.coef_.ravel()
 
 
 class CharTfidfLR:
@@ -89,12 +126,13 @@ def grouped_cv(pairs: pd.DataFrame, method: str, *, n_splits: int = 5) -> np.nda
         return np.where(lc > lr, 1.0, np.where(lc == lr, 0.5, 0.0))
     for train, test in GroupKFold(n_splits=n_splits).split(pairs, groups=groups):
         tr, te = pairs.iloc[train], pairs.iloc[test]
-        if method == "model":
-            m = hl.PreferenceModel().fit_pairs(tr)
+        if method in ("model", "model (embeddings)"):
+            feats = "embeddings" if method == "model (embeddings)" else "text"
+            m = hl.PreferenceModel(features=feats).fit_pairs(tr)
             d = m.decision_function(pd.DataFrame({"prompt": te["prompt"], "completion": te["chosen"]}))
             d -= m.decision_function(pd.DataFrame({"prompt": te["prompt"], "completion": te["rejected"]}))
         else:
-            m = CharTfidfLR().fit_pairs(tr)
+            m = (MiniLMLR() if method == "MiniLM emb + LR" else CharTfidfLR()).fit_pairs(tr)
             d = m.score(te["chosen"]) - m.score(te["rejected"])
         correct[test] = np.where(d > 0, 1.0, np.where(d == 0, 0.5, 0.0))
     return correct
@@ -113,6 +151,7 @@ def main() -> None:
     print("Pairwise accuracy, 5-fold CV grouped by prompt, 95% CI (prompt-clustered bootstrap)")
     print(f"{'dataset':22s} {'pairs':>6s} {'prompts':>7s}  " + "  ".join(f"{m:>22s}" for m in methods)
           + "   model/longer  model/tfidf")
+    text_acc = {}
     for name, pairs in datasets.items():
         accs = {}
         cells = []
@@ -121,10 +160,35 @@ def main() -> None:
             est, lo, hi = bootstrap_ci(correct, groups=pairs["prompt"].to_numpy(), n_boot=1000)
             accs[method] = est
             cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
+        text_acc[name] = accs["model"]
         print(f"{name:22s} {len(pairs):6d} {pairs['prompt'].nunique():7d}  "
               + "  ".join(f"{c:>22s}" for c in cells)
               + f"   {accs['model'] / accs['longer wins']:11.2f}x  "
               + f"{accs['model'] / accs['char TF-IDF + LR']:10.2f}x", flush=True)
+
+    why_not = embeddings_available()
+    if why_not is None:
+        emb_methods = ["model (embeddings)", "MiniLM emb + LR"]
+        print("\nWith the embeddings extra (all-MiniLM-L6-v2 from its package, offline), same folds "
+              "and bootstrap")
+        print(f"{'dataset':22s} {'pairs':>6s} {'prompts':>7s}  "
+              + "  ".join(f"{m:>22s}" for m in emb_methods) + "     emb/MiniLM   emb/text")
+        for name, pairs in datasets.items():
+            accs = {}
+            cells = []
+            for method in emb_methods:
+                correct = grouped_cv(pairs, method)
+                est, lo, hi = bootstrap_ci(correct, groups=pairs["prompt"].to_numpy(), n_boot=1000)
+                accs[method] = est
+                cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
+            print(f"{name:22s} {len(pairs):6d} {pairs['prompt'].nunique():7d}  "
+                  + "  ".join(f"{c:>22s}" for c in cells)
+                  + f"   {accs['model (embeddings)'] / accs['MiniLM emb + LR']:11.2f}x  "
+                  + f"{accs['model (embeddings)'] / text_acc[name]:8.2f}x", flush=True)
+    else:
+        print("\nEmbeddings rows (model (embeddings), MiniLM emb + LR) skipped: the extra is not "
+              "installed. Install PyTorch (CPU build) first, then pip install "
+              "\"hl_notebook[embeddings]\" (bash .ci/install --test does both).")
 
     if args.quick:
         return
@@ -151,6 +215,24 @@ def main() -> None:
     print(f"\nScoring {len(comps):,} completions, best of {args.repeat} runs")
     print(f"  model            {rate_model:10,.0f} completions/s   (goal >= 5,000)")
     print(f"  char TF-IDF + LR {rate_base:10,.0f} completions/s   model/baseline {rate_model / rate_base:.2f}x")
+
+    if why_not is None:
+        # one run each, with no embedding cached: embedding every text is the cost that counts
+        n_texts = pd.concat([big["chosen"], big["rejected"]]).nunique()
+        _pref._EMBEDDING_CACHE.clear()
+        t = time.perf_counter()
+        emb = hl.PreferenceModel(features="embeddings").fit_pairs(big)
+        t_emb = time.perf_counter() - t
+        print(f"\nWith the embeddings extra, one run each, no embedding cached "
+              f"({n_texts:,} distinct texts in the 10,000 pairs)")
+        print(f"  model (embeddings), fit  {t_emb:6.1f} s   {t_emb / t_model:.0f}x the text model")
+        distinct = comps.drop_duplicates("completion").iloc[:2000]
+        _pref._EMBEDDING_CACHE.clear()
+        t = time.perf_counter()
+        emb.decision_function(distinct)
+        rate_emb = len(distinct) / (time.perf_counter() - t)
+        print(f"  model (embeddings), scoring {len(distinct):,} distinct completions "
+              f"{rate_emb:8,.0f} completions/s   model (embeddings)/model {rate_emb / rate_model:.3f}x")
 
 
 if __name__ == "__main__":

