@@ -74,7 +74,7 @@ class MiniLMLR:
     """Baseline: all-MiniLM-L6-v2 embeddings + logistic regression on (chosen − rejected)."""
 
     def fit_pairs(self, pairs: pd.DataFrame) -> MiniLMLR:
-        D = self.score_matrix(pairs["chosen"]) - self.score_matrix(pairs["rejected"])
+        D = self.embed(pairs["chosen"]) - self.embed(pairs["rejected"])
         y = np.r_[np.ones(D.shape[0]), np.zeros(D.shape[0])]
         # C = 0.1: the best of 0.03-1 on these data (HH 0.61, PandaLM 0.62; C = 1 overfits, 0.58 on
         # HH), generous to the baseline
@@ -83,11 +83,11 @@ class MiniLMLR:
         return self
 
     @staticmethod
-    def score_matrix(texts) -> np.ndarray:
+    def embed(texts) -> np.ndarray:
         return _pref._embed(list(texts))  # the same cached embeddings the model uses
 
     def score(self, texts) -> np.ndarray:
-        return self.score_matrix(texts) @ self.lr.coef_.ravel()
+        return self.embed(texts) @ self.lr.coef_.ravel()
 
 
 class CharTfidfLR:
@@ -138,6 +138,19 @@ def grouped_cv(pairs: pd.DataFrame, method: str, *, n_splits: int = 5) -> np.nda
     return correct
 
 
+def accuracy_row(name: str, pairs: pd.DataFrame, methods: list[str]) -> tuple[dict[str, float], str]:
+    """Grouped-CV accuracy of each method with its prompt-clustered bootstrap CI, and the table row."""
+    accs, cells = {}, []
+    for method in methods:
+        correct = grouped_cv(pairs, method)
+        est, lo, hi = bootstrap_ci(correct, groups=pairs["prompt"].to_numpy(), n_boot=1000)
+        accs[method] = est
+        cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
+    row = (f"{name:22s} {len(pairs):6d} {pairs['prompt'].nunique():7d}  "
+           + "  ".join(f"{c:>22s}" for c in cells))
+    return accs, row
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path(os.environ.get(
@@ -153,17 +166,9 @@ def main() -> None:
           + "   model/longer  model/tfidf")
     text_acc = {}
     for name, pairs in datasets.items():
-        accs = {}
-        cells = []
-        for method in methods:
-            correct = grouped_cv(pairs, method)
-            est, lo, hi = bootstrap_ci(correct, groups=pairs["prompt"].to_numpy(), n_boot=1000)
-            accs[method] = est
-            cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
+        accs, row = accuracy_row(name, pairs, methods)
         text_acc[name] = accs["model"]
-        print(f"{name:22s} {len(pairs):6d} {pairs['prompt'].nunique():7d}  "
-              + "  ".join(f"{c:>22s}" for c in cells)
-              + f"   {accs['model'] / accs['longer wins']:11.2f}x  "
+        print(row + f"   {accs['model'] / accs['longer wins']:11.2f}x  "
               + f"{accs['model'] / accs['char TF-IDF + LR']:10.2f}x", flush=True)
 
     why_not = embeddings_available()
@@ -174,16 +179,8 @@ def main() -> None:
         print(f"{'dataset':22s} {'pairs':>6s} {'prompts':>7s}  "
               + "  ".join(f"{m:>22s}" for m in emb_methods) + "     emb/MiniLM   emb/text")
         for name, pairs in datasets.items():
-            accs = {}
-            cells = []
-            for method in emb_methods:
-                correct = grouped_cv(pairs, method)
-                est, lo, hi = bootstrap_ci(correct, groups=pairs["prompt"].to_numpy(), n_boot=1000)
-                accs[method] = est
-                cells.append(f"{est:.3f} [{lo:.3f}, {hi:.3f}]")
-            print(f"{name:22s} {len(pairs):6d} {pairs['prompt'].nunique():7d}  "
-                  + "  ".join(f"{c:>22s}" for c in cells)
-                  + f"   {accs['model (embeddings)'] / accs['MiniLM emb + LR']:11.2f}x  "
+            accs, row = accuracy_row(name, pairs, emb_methods)
+            print(row + f"   {accs['model (embeddings)'] / accs['MiniLM emb + LR']:11.2f}x  "
                   + f"{accs['model (embeddings)'] / text_acc[name]:8.2f}x", flush=True)
     else:
         print("\nEmbeddings rows (model (embeddings), MiniLM emb + LR) skipped: the extra is not "
