@@ -87,7 +87,8 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    # tab completion shows the public API, not this module's own imports (Any, importlib, ...)
+    return sorted(__all__)
 
 
 try:

@@ -34,6 +34,11 @@ if TYPE_CHECKING:
 
 __all__ = ["attribution", "list_samples", "load_sample"]
 
+
+def __dir__() -> list[str]:
+    # tab completion shows the three functions, not this module's imports
+    return sorted(__all__)
+
 Kind = Literal["logs", "pairs"]
 
 #: name -> (file in hl_notebook/data, default kind, a one-line description)

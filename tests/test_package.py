@@ -21,6 +21,13 @@ def test_every_public_name_resolves_and_is_documented():
     assert set(hl.__all__) <= set(dir(hl))
 
 
+def test_tab_completion_lists_the_public_api_only():
+    # dir() drives Jupyter's completion: the package's own imports must not show up there
+    assert sorted(dir(hl)) == sorted(hl.__all__)
+    assert {"Any", "importlib", "TYPE_CHECKING", "annotations"}.isdisjoint(dir(hl))
+    assert dir(hl.datasets) == ["attribution", "list_samples", "load_sample"]
+
+
 def test_unknown_attribute_is_an_attribute_error():
     try:
         hl.annotat  # noqa: B018
