@@ -26,7 +26,7 @@ from pathlib import Path
 import pandas as pd
 
 import hl_notebook as hl
-from hl_notebook._tokens import counter_for
+from hl_notebook._finetune.tokens import counter_for
 
 DATA = Path(os.environ.get("HL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import hl_notebook as hl  # noqa: E402
-from hl_notebook._ids import new_ids  # noqa: E402
 from hl_notebook._schema import STORE_COLUMNS  # noqa: E402
+from hl_notebook._store.ids import new_ids  # noqa: E402
 
 RAW_SCHEMA = """
 CREATE TABLE logs (

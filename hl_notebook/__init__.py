@@ -20,60 +20,68 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from ._schema import DEFAULT_LABELS, HLValueError
-from ._store import Store, StoreError, UnknownLogError, configure, default_store, feedback, log
+from ._store.store import (
+    Store,
+    StoreError,
+    UnknownLogError,
+    configure,
+    default_store,
+    feedback,
+    log,
+)
 
 #: public name -> the private module that defines it
 _LAZY = {
     "datasets": ".datasets",
-    # -- annotation widgets (issue 3) --
-    "agreement": "._agreement",
-    "Annotator": "._annotate",
-    "annotate": "._annotate",
-    "Comparer": "._compare",
-    "compare": "._compare",
-    "pair_up": "._compare",
-    # -- generation (issue 4) --
-    "BatchRun": "._batch",
-    "GenerationError": "._generate",
-    "generate": "._generate",
-    "PRICES": "._prices",
-    "set_price": "._prices",
-    # -- preference model, evaluation and plots (issue 5) --
-    "evaluate": "._evaluate",
-    "rank_versions": "._evaluate",
-    "pairs_from_feedback": "._feedback_pairs",
-    "plot_calibration": "._plots",
-    "plot_improvement": "._plots",
-    "plot_learning_curve": "._plots",
-    "PreferenceModel": "._preference",
-    "cross_validate": "._preference",
-    "score_report": "._preference",
-    # -- fine-tuning (issue 6) --
-    "ExportReport": "._export",
-    "to_hf": "._export",
-    "to_openai": "._export",
-    "FineTuneError": "._finetune",
-    "FineTuneJob": "._finetune",
-    "finetune": "._finetune",
-    "ValidationReport": "._validate",
-    "validate_finetune_file": "._validate",
+    # -- annotation widgets --
+    "agreement": "._learn.agreement",
+    "Annotator": "._widgets.annotator",
+    "annotate": "._widgets.annotator",
+    "Comparer": "._widgets.comparer",
+    "compare": "._widgets.comparer",
+    "pair_up": "._widgets.comparer",
+    # -- generation --
+    "BatchRun": "._generate.batch",
+    "GenerationError": "._generate.run",
+    "generate": "._generate.run",
+    "PRICES": "._generate.prices",
+    "set_price": "._generate.prices",
+    # -- preference model, evaluation and plots --
+    "evaluate": "._learn.evaluate",
+    "rank_versions": "._learn.evaluate",
+    "pairs_from_feedback": "._learn.pairs",
+    "plot_calibration": "._learn.plots",
+    "plot_improvement": "._learn.plots",
+    "plot_learning_curve": "._learn.plots",
+    "PreferenceModel": "._learn.model",
+    "cross_validate": "._learn.model",
+    "score_report": "._learn.model",
+    # -- fine-tuning --
+    "ExportReport": "._finetune.export",
+    "to_hf": "._finetune.export",
+    "to_openai": "._finetune.export",
+    "FineTuneError": "._finetune.jobs",
+    "FineTuneJob": "._finetune.jobs",
+    "finetune": "._finetune.jobs",
+    "ValidationReport": "._finetune.validate",
+    "validate_finetune_file": "._finetune.validate",
 }
 
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from . import datasets
-    from ._agreement import agreement
-    from ._annotate import Annotator, annotate
-    from ._batch import BatchRun
-    from ._compare import Comparer, compare, pair_up
-    from ._evaluate import evaluate, rank_versions
-    from ._export import ExportReport, to_hf, to_openai
-    from ._feedback_pairs import pairs_from_feedback
-    from ._finetune import FineTuneError, FineTuneJob, finetune
-    from ._generate import GenerationError, generate
-    from ._plots import plot_calibration, plot_improvement, plot_learning_curve
-    from ._preference import PreferenceModel, cross_validate, score_report
-    from ._prices import PRICES, set_price
-    from ._validate import ValidationReport, validate_finetune_file
+    from ._finetune.export import ExportReport, to_hf, to_openai
+    from ._finetune.jobs import FineTuneError, FineTuneJob, finetune
+    from ._finetune.validate import ValidationReport, validate_finetune_file
+    from ._generate.batch import BatchRun
+    from ._generate.prices import PRICES, set_price
+    from ._generate.run import GenerationError, generate
+    from ._learn.agreement import agreement
+    from ._learn.evaluate import evaluate, rank_versions
+    from ._learn.model import PreferenceModel, cross_validate, score_report
+    from ._learn.pairs import pairs_from_feedback
+    from ._learn.plots import plot_calibration, plot_improvement, plot_learning_curve
+    from ._widgets.annotator import Annotator, annotate
+    from ._widgets.comparer import Comparer, compare, pair_up
 
 
 def __getattr__(name: str) -> Any:

@@ -11,7 +11,7 @@ import pytest
 from conftest import SHARED_DATA
 
 import hl_notebook as hl
-from hl_notebook._active import Refitter, uncertainty_order
+from hl_notebook._learn.active import Refitter, uncertainty_order
 from hl_notebook._schema import HLValueError
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._agreement import cohen_kappa, krippendorff_alpha
+from hl_notebook._learn.agreement import cohen_kappa, krippendorff_alpha
 
 # Krippendorff (2011), "Computing Krippendorff's Alpha-Reliability", the 4-coder, 12-unit example
 # with missing values; nominal alpha = 0.743 (unit 12 has one value and is not pairable).

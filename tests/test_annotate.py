@@ -9,7 +9,11 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._rows import PREVIEW_CHARS, AnnotationSession, uncertainty_positions
+from hl_notebook._widgets.annotate_session import (
+    PREVIEW_CHARS,
+    AnnotationSession,
+    uncertainty_positions,
+)
 
 
 class Wire:
@@ -234,7 +238,7 @@ def test_no_secret_in_widget_state(monkeypatch):
 
 
 def test_missing_bundle_error_says_how_to_build(monkeypatch, tmp_path):
-    import hl_notebook._widget_base as base
+    import hl_notebook._widgets.base as base
 
     monkeypatch.setattr(base, "STATIC", tmp_path)
     with pytest.raises(RuntimeError, match="npm run build"):

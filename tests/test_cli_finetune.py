@@ -9,7 +9,7 @@ from finetune_helpers import chat, hh_logs, write_jsonl
 from openai_server import LoopbackOpenAI
 
 import hl_notebook as hl
-from hl_notebook._cli import main
+from hl_notebook._cli.main import main
 
 MODEL = "gpt-4o-mini-2024-07-18"
 

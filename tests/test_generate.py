@@ -43,7 +43,7 @@ def test_string_template_fills_every_row_and_keeps_the_input_columns(openai_serv
     out = hl.generate(df, "Fix the grammar: {text}", model="gpt-4o-mini", client=openai_server.client(),
                       progress=False, seed=1)
     assert list(out.columns[:2]) == ["text", "id"]
-    assert list(out.columns[2:]) == list(hl._generate.OUTPUT_COLUMNS)
+    assert list(out.columns[2:]) == list(hl._generate.run.OUTPUT_COLUMNS)
     assert list(out.index) == ["r0", "r1", "r2"]
     assert out["prompt"].tolist() == [f"Fix the grammar: she go home {i}" for i in range(3)]
     for _, row in out.iterrows():
@@ -340,15 +340,15 @@ def test_errors_are_not_cached(openai_server, store):
 
 
 def test_cost_uses_the_price_table_and_unknown_models_get_nan(monkeypatch):
-    monkeypatch.setattr(hl._prices, "PRICES", dict(hl.PRICES))
+    monkeypatch.setattr(hl._generate.prices, "PRICES", dict(hl.PRICES))
     with LoopbackOpenAI(models=("gpt-4o-mini-2024-07-18", "local-llama")) as server:
         out = hl.generate(_rows(1), "{text}", model="gpt-4o-mini-2024-07-18", client=server.client(), progress=False)
-        p_in, p_out = hl._prices.PRICES["gpt-4o-mini"]
+        p_in, p_out = hl._generate.prices.PRICES["gpt-4o-mini"]
         row = out.iloc[0]
         assert row["cost_usd"] == pytest.approx((row["prompt_tokens"] * p_in + row["completion_tokens"] * p_out) / 1e6)
         local = hl.generate(_rows(1), "{text}", model="local-llama", client=server.client(), progress=False)
         assert math.isnan(local["cost_usd"].iloc[0])
-        hl._prices.set_price("local-llama", input_per_1m=1.0, output_per_1m=2.0)
+        hl._generate.prices.set_price("local-llama", input_per_1m=1.0, output_per_1m=2.0)
         local = hl.generate(_rows(1), "y {text}", model="local-llama", client=server.client(), progress=False)
         row = local.iloc[0]
         assert row["cost_usd"] == pytest.approx((row["prompt_tokens"] + 2 * row["completion_tokens"]) / 1e6)

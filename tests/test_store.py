@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hl_notebook as hl
-from hl_notebook._ids import id_time_ms, new_ids
-from hl_notebook._store import _SCHEMA_V1, SCHEMA_VERSION
+from hl_notebook._store.ids import id_time_ms, new_ids
+from hl_notebook._store.store import _SCHEMA_V1, SCHEMA_VERSION
 
 
 def test_log_then_feedback_reads_back_as_one_row(store):
@@ -507,7 +507,7 @@ def test_repr_is_cheap_and_names_the_location(store_path):
 
 
 def test_big_reads_through_the_arrow_reader_process_match_in_process_reads(store, monkeypatch):
-    import hl_notebook._store as store_module
+    import hl_notebook._store.store as store_module
 
     a = store.log(prompt="p 👍", completion="c", metadata={"k": [1, 2]}, created_at="2024-01-01")
     store.feedback(a, label="👍", rating=3, comment="ok", created_at="2024-01-02")
@@ -515,7 +515,7 @@ def test_big_reads_through_the_arrow_reader_process_match_in_process_reads(store
     in_process = store.to_pandas(), store.feedback_events()
     monkeypatch.setattr(store_module, "ARROW_READER_MIN_ROWS", 0)
     calls = []
-    from hl_notebook import _arrow_reader
+    from hl_notebook._store import arrow_reader as _arrow_reader
 
     real_read = _arrow_reader.read
     monkeypatch.setattr(_arrow_reader, "read", lambda *a, **k: calls.append(a) or real_read(*a, **k))
@@ -526,7 +526,7 @@ def test_big_reads_through_the_arrow_reader_process_match_in_process_reads(store
 
 
 def test_arrow_reader_reads_while_another_connection_writes(store, monkeypatch):
-    import hl_notebook._store as store_module
+    import hl_notebook._store.store as store_module
 
     monkeypatch.setattr(store_module, "ARROW_READER_MIN_ROWS", 0)
     store.log_many(pd.DataFrame({"prompt": ["p"] * 500, "completion": ["c"] * 500}))

@@ -6,8 +6,8 @@ import socket
 
 import pytest
 
-from hl_notebook import _tokens
-from hl_notebook._tokens import count_tokens, counter_for, encoding_name_for
+from hl_notebook._finetune import tokens as _tokens
+from hl_notebook._finetune.tokens import count_tokens, counter_for, encoding_name_for
 
 
 @pytest.fixture

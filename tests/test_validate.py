@@ -8,7 +8,7 @@ import pytest
 from finetune_helpers import chat, pref, write_jsonl
 
 import hl_notebook as hl
-from hl_notebook._validate import default_epochs
+from hl_notebook._finetune.validate import default_epochs
 
 
 def kinds(report):
@@ -22,7 +22,7 @@ def test_good_supervised_file_is_ok_with_statistics(tmp_path):
     assert r.messages_per_example == {"min": 2, "median": 2.0, "p90": 2.0, "max": 2}
     assert 10 < r.tokens_per_example["median"] < 30
     assert r.epochs == 3 and r.epochs_source == "cookbook default"
-    assert r.billable_tokens == sum(hl._tokens.counter_for(r.model).count_conversations([c["messages"] for c in map(chat, range(60))]))
+    assert r.billable_tokens == sum(hl._finetune.tokens.counter_for(r.model).count_conversations([c["messages"] for c in map(chat, range(60))]))
     assert r.estimated_cost_usd == pytest.approx(r.billable_tokens * 3 * 3.00 / 1e6)
     assert r.tokens_exact is False  # gpt-4o-mini's o200k is not available offline: flagged
     assert "approximate" in repr(r) and "OK" in repr(r)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._schema import HLValueError
+from .._schema import HLValueError
 
 PROG = "hl-notebook"
 
@@ -37,7 +37,7 @@ class CLIError(Exception):
 
 
 def _open_store(path: str):
-    from ._store import Store
+    from .._store.store import Store
 
     return Store(path)
 
@@ -64,8 +64,8 @@ def _store_argument(parser: argparse.ArgumentParser, *, required: bool = True) -
 
 
 def _add_export(subparsers: Any) -> None:
-    from . import _export  # noqa: F401 - registers the fine-tuning formats (openai-sft, openai-dpo, trl)
-    from ._io import EXPORT_FORMATS
+    from .._finetune import export as _export  # noqa: F401 - registers the fine-tuning formats (openai-sft, openai-dpo, trl)
+    from .._store.files import EXPORT_FORMATS
 
     formats = "\n".join(f"  {name:<9} {spec.help}" for name, spec in EXPORT_FORMATS.items())
     p = subparsers.add_parser(
@@ -87,7 +87,7 @@ def _add_export(subparsers: Any) -> None:
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from ._io import EXPORT_FORMATS
+    from .._store.files import EXPORT_FORMATS
 
     spec = EXPORT_FORMATS[args.format]
     if args.output is None and spec.binary and sys.stdout.isatty():
@@ -124,7 +124,7 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _add_import(subparsers: Any) -> None:
-    from ._io import IMPORT_FORMATS
+    from .._store.files import IMPORT_FORMATS
 
     p = subparsers.add_parser(
         "import",
@@ -151,7 +151,7 @@ def _add_import(subparsers: Any) -> None:
 
 
 def _run_import(args: argparse.Namespace) -> int:
-    from ._io import import_file
+    from .._store.files import import_file
 
     if args.file == "-":
         if args.format is None:
@@ -216,7 +216,7 @@ def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
 
 
 def _run_stats(args: argparse.Namespace) -> int:
-    from ._io import annotator_counts, group_counts
+    from .._store.files import annotator_counts, group_counts
 
     store = _existing_store(args.store)
     try:
@@ -288,7 +288,7 @@ def find_notebook(given: str | None) -> Path:
     candidates = [
         Path.cwd() / "examples" / "quickstart.ipynb",
         Path.cwd() / "quickstart.ipynb",
-        Path(__file__).resolve().parents[1] / "examples" / "quickstart.ipynb",
+        Path(__file__).resolve().parents[2] / "examples" / "quickstart.ipynb",
     ]
     for path in candidates:
         if path.is_file():
@@ -304,7 +304,7 @@ def load_demo_data(store: Any) -> int:
     """Log the shipped samples into ``store`` with fixed ids; return how many logs were new."""
     import pandas as pd
 
-    from . import datasets
+    from .. import datasets
 
     before = len(store)
     hh = datasets.load_sample("hh_harmless", kind="logs")
@@ -440,7 +440,7 @@ def _add_validate(subparsers: Any) -> None:
 
 
 def _run_validate(args: argparse.Namespace) -> int:
-    from ._validate import validate_finetune_file
+    from .._finetune.validate import validate_finetune_file
 
     report = validate_finetune_file(args.file, method=args.method, model=args.model)
     print(repr(report))
@@ -448,7 +448,7 @@ def _run_validate(args: argparse.Namespace) -> int:
 
 
 def _finetune_client():
-    from ._finetune import FineTuneError, _default_client
+    from .._finetune.jobs import FineTuneError, _default_client
 
     try:
         return _default_client()
@@ -478,7 +478,7 @@ def _add_finetune(subparsers: Any) -> None:
 
 
 def _run_finetune(args: argparse.Namespace) -> int:
-    from ._finetune import FineTuneError, finetune
+    from .._finetune.jobs import FineTuneError, finetune
 
     client = None if args.dry_run else _finetune_client()
     hp = {"n_epochs": args.epochs} if args.epochs else None
@@ -512,7 +512,7 @@ def _add_jobs(subparsers: Any) -> None:
 
 
 def _run_jobs(args: argparse.Namespace) -> int:
-    from ._finetune import FineTuneError, FineTuneJob
+    from .._finetune.jobs import FineTuneError, FineTuneJob
 
     client = _finetune_client()
     try:
@@ -542,7 +542,7 @@ SUBCOMMANDS: list[Callable[[Any], None]] = [
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .. import __version__
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -558,7 +558,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
-    from ._store import StoreError
+    from .._store.store import StoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)

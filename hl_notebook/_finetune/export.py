@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     HLValueError,
     check_columns,
@@ -103,7 +103,7 @@ class ExportReport:
 
     def validate(self, **kwargs: Any):
         """Validate the written training file (see `hl.validate_finetune_file`)."""
-        from ._validate import validate_finetune_file
+        from .validate import validate_finetune_file
 
         return validate_finetune_file(self.path, method=self.method, **kwargs)
 
@@ -344,7 +344,7 @@ def _pairs(
         pairs["reason"] = "pair"
         pairs["row"] = df.index
     else:
-        from ._feedback_pairs import pairs_from_feedback
+        from .._learn.pairs import pairs_from_feedback
 
         identical = _count_identical(df, report, labels)
         pairs = pairs_from_feedback(df, sources=("correction", "label", "preferred"), labels=labels)
@@ -626,7 +626,7 @@ def _cli_writer(fn, method: str):
 
 
 def _register_cli_formats() -> None:
-    from ._io import EXPORT_FORMATS, ExportFormat
+    from .._store.files import EXPORT_FORMATS, ExportFormat
 
     EXPORT_FORMATS.setdefault("openai-sft", ExportFormat(
         _cli_writer(to_openai, "supervised"), "OpenAI chat fine-tuning JSONL (👍 rows, corrected 👎 rows)",

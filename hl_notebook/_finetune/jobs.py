@@ -18,12 +18,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._schema import HLValueError, describe, suggest
+from .._schema import HLValueError, describe, suggest
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._validate import ValidationReport
+    from .validate import ValidationReport
 
 __all__ = ["FineTuneError", "FineTuneJob", "finetune"]
 
@@ -107,7 +107,7 @@ def _as_file(data: Any, method: str, name: str, workdir: Path | None) -> tuple[P
     import pandas as pd
 
     if isinstance(data, pd.DataFrame):
-        from ._export import to_openai
+        from .export import to_openai
 
         folder = workdir or Path(tempfile.mkdtemp(prefix="hl-finetune-"))
         path = folder / f"{name}.jsonl"
@@ -174,7 +174,7 @@ def finetune(
     >>> job.fine_tuned_model                                                             # doctest: +SKIP
     'ft:gpt-4o-mini-2024-07-18:org::abc123'
     """
-    from ._validate import METHODS, validate_finetune_file
+    from .validate import METHODS, validate_finetune_file
 
     if method not in METHODS:
         hint = suggest(str(method), METHODS)

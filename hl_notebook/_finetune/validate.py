@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ._schema import HLValueError, describe, suggest
+from .._schema import HLValueError, describe, suggest
 
 __all__ = [
     "MAX_TOKENS_PER_EXAMPLE",
@@ -458,7 +458,7 @@ def validate_finetune_file(
         raise HLValueError(f"{str(p)!r} is not a file; pass the path of a JSONL file (e.g. from hl.to_openai).")
     if n_epochs is not None and (isinstance(n_epochs, bool) or not isinstance(n_epochs, int) or n_epochs < 1):
         raise HLValueError(f"n_epochs must be a whole number >= 1; got {describe(n_epochs)}.")
-    from ._tokens import counter_for
+    from .tokens import counter_for
 
     model = model or DEFAULT_MODEL
     counter = counter_for(model)

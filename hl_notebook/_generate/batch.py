@@ -14,13 +14,13 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from ._schema import HLValueError, describe
+from .._schema import HLValueError, describe
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
     import pandas as pd
 
-    from ._store import Store
+    from .._store.store import Store
 
 __all__ = ["BatchRun"]
 
@@ -49,7 +49,7 @@ class BatchRun:
     """
 
     def __init__(self, batch_id: str, *, client: openai.OpenAI | None = None, store: Store | None | bool = None):
-        from ._generate import _default_client, _resolve_store
+        from .run import _default_client, _resolve_store
 
         if not isinstance(batch_id, str) or not batch_id:
             raise HLValueError(f"batch_id must be a batch id string such as 'batch_abc123'; got {describe(batch_id)}.")
@@ -171,7 +171,7 @@ class BatchRun:
         """The frame `generate` would have returned, rebuilt from the batch's files (and the store)."""
         import pandas as pd
 
-        from ._generate import _input_dicts, _Job, _prompt_text, _Run
+        from .run import _input_dicts, _Job, _prompt_text, _Run
 
         if self.batch is None:
             self.refresh()

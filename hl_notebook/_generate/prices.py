@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 
-from ._schema import HLValueError, describe
+from .._schema import HLValueError, describe
 
 __all__ = ["PRICES", "PRICES_AS_OF", "PRICES_SOURCE", "cost_usd", "price_of", "set_price"]
 

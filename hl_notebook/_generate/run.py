@@ -32,15 +32,15 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ._ids import new_ids
-from ._prices import cost_usd as _cost
-from ._schema import HLValueError, describe, is_missing, suggest
+from .._schema import HLValueError, describe, is_missing, suggest
+from .._store.ids import new_ids
+from .prices import cost_usd as _cost
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
     import pandas as pd
 
-    from ._store import Store
+    from .._store.store import Store
 
 __all__ = ["OUTPUT_COLUMNS", "GenerationError", "generate"]
 
@@ -262,8 +262,8 @@ def _cache_key(base_url: str, model: str, messages: list, params: dict, n: int) 
 
 
 def _resolve_store(store: Any) -> Store | None:
-    from . import _store
-    from ._store import Store
+    from .._store import store as _store
+    from .._store.store import Store
 
     if store is False:
         return None
@@ -477,7 +477,7 @@ def _execute(df, jobs, *, client, model, n, params, secret, store, use_cache, re
         state.load_cache()
     todo = [j for j in jobs if not j.done]
     if batch:
-        from ._batch import run_batch
+        from .batch import run_batch
 
         run_batch(state, todo, client=client, progress=progress)
     elif todo:

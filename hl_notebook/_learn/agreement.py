@@ -12,7 +12,7 @@ from collections.abc import Hashable, Mapping
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
 
-from ._schema import HLValueError, check_columns, describe, is_missing
+from .._schema import HLValueError, check_columns, describe, is_missing
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     HLValueError,
     check_columns,

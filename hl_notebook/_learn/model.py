@@ -28,8 +28,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-from ._evaluate import bootstrap_ci
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     DEFAULT_RATING_SCALE,
     HLValueError,
@@ -39,6 +38,7 @@ from ._schema import (
     describe,
     is_missing,
 )
+from .evaluate import bootstrap_ci
 
 __all__ = [
     "CVResult",

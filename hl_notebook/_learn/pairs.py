@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     HLValueError,
     check_columns,

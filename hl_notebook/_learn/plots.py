@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._evaluate import evaluate
-from ._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, suggest
+from .._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, suggest
+from .evaluate import evaluate
 
 __all__ = ["plot_calibration", "plot_improvement", "plot_learning_curve"]
 
@@ -151,8 +151,8 @@ def learning_curve_table(
     from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
 
-    from ._evaluate import bootstrap_ci
-    from ._preference import PreferenceModel, _is_pairs, _pair_frame
+    from .evaluate import bootstrap_ci
+    from .model import PreferenceModel, _is_pairs, _pair_frame
 
     base = PreferenceModel() if model is None else clone(model)
     if "calibrate" in base.get_params():
@@ -266,7 +266,7 @@ def plot_learning_curve(
     """
     table = learning_curve_table(data, y, model=model, sizes=sizes, n_splits=n_splits,
                                  random_state=random_state)
-    from ._preference import _is_pairs
+    from .model import _is_pairs
 
     unit = "pairs" if _is_pairs(data) else "labels"
     ax = _axes(ax)
@@ -344,7 +344,7 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from ._preference import _is_pairs, _pair_frame
+    from .model import _is_pairs, _pair_frame
 
     check_is_fitted(model)
     if y is None and _is_pairs(X):
@@ -376,7 +376,7 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
             xs.append(p[m].mean())
             ys.append(truth[m].mean())
             ns.append(int(m.sum()))
-    from ._evaluate import wilson_interval
+    from .evaluate import wilson_interval
 
     ci = np.array([wilson_interval(yy * n, n) for yy, n in zip(ys, ns, strict=True)])
     ys_arr = np.array(ys)

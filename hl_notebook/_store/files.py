@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from ._schema import (
+from .._schema import (
     FEEDBACK_COLUMNS,
     FEEDBACK_FIELDS,
     JSON_COLUMNS,
@@ -30,7 +30,7 @@ from ._schema import (
     describe,
     is_missing,
 )
-from ._store import Store
+from .store import Store
 
 if TYPE_CHECKING:
     import pandas as pd

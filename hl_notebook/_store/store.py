@@ -27,8 +27,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from ._ids import new_id, new_ids
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     DEFAULT_RATING_SCALE,
     EVENT_COLUMNS,
@@ -48,6 +47,7 @@ from ._schema import (
     describe,
     is_missing,
 )
+from .ids import new_id, new_ids
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -363,7 +363,7 @@ class Store:
         if self.path is not None and not params:
             last = self._read(f"SELECT max(rowid) FROM {table}")[0][0] or 0
             if last >= ARROW_READER_MIN_ROWS:
-                from . import _arrow_reader
+                from . import arrow_reader as _arrow_reader
 
                 parts = max(1, min(os.cpu_count() or 1, 4))
                 bounds = [last * k // parts for k in range(parts + 1)]

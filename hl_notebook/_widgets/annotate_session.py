@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ._schema import (
+from .._schema import (
     DEFAULT_LABELS,
     FEEDBACK_COLUMNS,
     FEEDBACK_FIELDS,
@@ -38,7 +38,7 @@ from ._schema import (
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._store import Store
+    from .._store.store import Store
 
 Order = Literal["index", "random", "uncertainty"]
 ORDERS: tuple[str, ...] = ("index", "random", "uncertainty")
@@ -256,7 +256,9 @@ def make_order(
         )
     X = features(df) if features is not None else df
     try:
-        from . import _active  # the preference-model issue's implementation, when present
+        from .._learn import (
+            active as _active,  # the preference-model issue's implementation, when present
+        )
 
         fn = getattr(_active, "uncertainty_order", None)
     except ImportError:
@@ -379,7 +381,7 @@ class AnnotationSession:
         self.annotator = annotator
         self.order_name = check_order(order)
         if store is None and "log_id" in df.columns:
-            from ._store import default_store
+            from .._store.store import default_store
 
             store = default_store()
         self.store = store

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._rows import AnnotationSession, Order, index_label
-from ._schema import DEFAULT_LABELS
-from ._widget_base import MessageWidget, esm, reject_unknown
+from .._schema import DEFAULT_LABELS
+from .annotate_session import AnnotationSession, Order, index_label
+from .base import MessageWidget, esm, reject_unknown
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._store import Store
+    from .._store.store import Store
 
 __all__ = ["Annotator", "annotate"]
 
@@ -70,7 +70,7 @@ class Annotator(MessageWidget):
         self.observe(self._sync_annotator, names="annotator")
         self.refitter = None
         if model is not None and refit_every:
-            from ._active import Refitter
+            from .._learn.active import Refitter
 
             self.refitter = Refitter(model, every=refit_every)
             self.refitter.on_status(self._show_model_status)

@@ -11,9 +11,9 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ._schema import HLValueError
+from .._schema import HLValueError
 
-STATIC = Path(__file__).parent / "static"
+STATIC = Path(__file__).resolve().parents[1] / "static"
 
 
 def bundle(name: str) -> Path:
@@ -31,7 +31,7 @@ def reject_unknown(function: str, unknown: dict[str, Any], allowed: list[str]) -
     """Raise a TypeError naming a misspelled keyword and the closest allowed one."""
     if not unknown:
         return
-    from ._schema import suggest
+    from .._schema import suggest
 
     name = next(iter(unknown))
     close = suggest(name, allowed)

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from ._compare_session import CompareSession, pair_up
-from ._rows import index_label
-from ._widget_base import MessageWidget, esm, reject_unknown
+from .annotate_session import index_label
+from .base import MessageWidget, esm, reject_unknown
+from .compare_session import CompareSession, pair_up
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ._store import Store
+    from .._store.store import Store
 
 __all__ = ["Comparer", "compare", "pair_up"]
 

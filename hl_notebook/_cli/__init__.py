@@ -1,0 +1,1 @@
+"""The ``hl-notebook`` command line."""

@@ -1,0 +1,3 @@
+"""Learning from feedback: the preference model, pairs, active ordering, evaluation, agreement
+between annotators, and plots.
+"""
