@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import hl_notebook as hl  # noqa: E402
-import hl_notebook._learn.model as _pref  # noqa: E402
-from hl_notebook._learn.evaluate import bootstrap_ci  # noqa: E402
+import hl_notebook._learn.features as _pref  # noqa: E402
+from hl_notebook._learn.stats import bootstrap_ci  # noqa: E402
 
 
 def load(data: Path) -> dict[str, pd.DataFrame]:

@@ -20,15 +20,8 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from ._schema import DEFAULT_LABELS, HLValueError
-from ._store.store import (
-    Store,
-    StoreError,
-    UnknownLogError,
-    configure,
-    default_store,
-    feedback,
-    log,
-)
+from ._store.default import configure, default_store, feedback, log
+from ._store.store import Store, StoreError, UnknownLogError
 
 #: public name -> the private module that defines it
 _LAZY = {
@@ -43,7 +36,7 @@ _LAZY = {
     # -- generation --
     "BatchRun": "._generate.batch",
     "GenerationError": "._generate.run",
-    "generate": "._generate.run",
+    "generate": "._generate.generate",
     "PRICES": "._generate.prices",
     "set_price": "._generate.prices",
     # -- preference model, evaluation and plots --
@@ -54,8 +47,8 @@ _LAZY = {
     "plot_improvement": "._learn.plots",
     "plot_learning_curve": "._learn.plots",
     "PreferenceModel": "._learn.model",
-    "cross_validate": "._learn.model",
-    "score_report": "._learn.model",
+    "cross_validate": "._learn.crossval",
+    "score_report": "._learn.crossval",
     # -- fine-tuning --
     "ExportReport": "._finetune.export",
     "to_hf": "._finetune.export",
@@ -73,11 +66,13 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from ._finetune.jobs import FineTuneError, FineTuneJob, finetune
     from ._finetune.validate import ValidationReport, validate_finetune_file
     from ._generate.batch import BatchRun
+    from ._generate.generate import generate
     from ._generate.prices import PRICES, set_price
-    from ._generate.run import GenerationError, generate
+    from ._generate.run import GenerationError
     from ._learn.agreement import agreement
+    from ._learn.crossval import cross_validate, score_report
     from ._learn.evaluate import evaluate, rank_versions
-    from ._learn.model import PreferenceModel, cross_validate, score_report
+    from ._learn.model import PreferenceModel
     from ._learn.pairs import pairs_from_feedback
     from ._learn.plots import plot_calibration, plot_improvement, plot_learning_curve
     from ._widgets.annotator import Annotator, annotate

@@ -31,7 +31,7 @@ def store(store_path: Path):
 @pytest.fixture(autouse=True)
 def _isolated_default_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """Each test gets its own default store location; nothing writes into the work tree."""
-    import hl_notebook._store.store as store_module
+    import hl_notebook._store.default as store_module
 
     monkeypatch.setenv("HL_STORE", str(tmp_path / "default.sqlite"))
     monkeypatch.setattr(store_module, "_default", None)

@@ -9,11 +9,8 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._widgets.annotate_session import (
-    PREVIEW_CHARS,
-    AnnotationSession,
-    uncertainty_positions,
-)
+from hl_notebook._widgets.annotate_session import AnnotationSession, uncertainty_positions
+from hl_notebook._widgets.cells import PREVIEW_CHARS
 
 
 class Wire:

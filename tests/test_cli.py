@@ -111,7 +111,8 @@ def test_user_errors_are_one_line_without_traceback(tmp_path, args, message):
 
 
 def test_demo_finds_the_quickstart_in_the_working_directory_first(tmp_path, monkeypatch):
-    from hl_notebook._cli.main import CLIError, find_notebook
+    from hl_notebook._cli.common import CLIError
+    from hl_notebook._cli.demo import find_notebook
 
     monkeypatch.chdir(tmp_path)
     if not (ROOT / "examples" / "quickstart.ipynb").exists():
@@ -166,7 +167,7 @@ def test_demo_fills_the_store_once_and_serves_jupyterlab(tmp_path):
         first = len(s)
         assert first == 600 and s.to_pandas()["label"].notna().sum() == 300
     # idempotent: loading again adds nothing
-    from hl_notebook._cli.main import load_demo_data
+    from hl_notebook._cli.demo import load_demo_data
 
     with hl.Store(store) as s:
         assert load_demo_data(s) == 0 and len(s) == first

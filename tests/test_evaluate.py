@@ -8,7 +8,7 @@ import pytest
 from conftest import SHARED_DATA
 
 import hl_notebook as hl
-from hl_notebook._learn.evaluate import bootstrap_ci, wilson_interval
+from hl_notebook._learn.stats import bootstrap_ci, wilson_interval
 from hl_notebook._schema import HLValueError
 
 

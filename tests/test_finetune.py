@@ -131,7 +131,7 @@ def test_user_cancel(server, train):
 
 
 def test_4xx_on_create_names_the_file_and_shows_the_server_text(server, train):
-    with pytest.raises(hl.FineTuneError, match=r"on training file file-\w+ \(train.jsonl\): Model 'gpt-9' is not "
+    with pytest.raises(hl.FineTuneError, match=r"on training file file-\w+ \(train.jsonl\): HTTP 400: Model 'gpt-9' is not "
                                                r"available .*model_not_available") as e:
         hl.finetune(train, model="gpt-9", client=server.client())
     assert server.api_key not in str(e.value)
@@ -183,7 +183,7 @@ def test_bad_arguments(server, train):
 
 def test_no_key_in_the_environment_gives_a_clear_error(train, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with pytest.raises(hl.FineTuneError, match="set OPENAI_API_KEY"):
+    with pytest.raises(hl.HLValueError, match="set OPENAI_API_KEY"):
         hl.finetune(train, model=MODEL)
 
 

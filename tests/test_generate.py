@@ -163,7 +163,9 @@ def test_input_columns_named_like_outputs_are_kept_with_an_input_prefix(openai_s
 def test_unknown_model_puts_the_servers_404_text_on_every_row(openai_server):
     out = hl.generate(_rows(), "{text}", model="gpt-9", client=openai_server.client(), progress=False)
     assert len(out) == 3 and out["completion"].isna().all()
-    assert out["error"].tolist() == ["HTTP 404: The model `gpt-9` does not exist or you do not have access to it."] * 3
+    assert out["error"].tolist() == [
+        "HTTP 404: The model `gpt-9` does not exist or you do not have access to it. (code model_not_found)"
+    ] * 3
     assert out.attrs["generate"]["errors"] == 3
 
 

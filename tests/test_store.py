@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import hl_notebook as hl
 from hl_notebook._store.ids import id_time_ms, new_ids
-from hl_notebook._store.store import _SCHEMA_V1, SCHEMA_VERSION
+from hl_notebook._store.tables import SCHEMA_V1 as _SCHEMA_V1
+from hl_notebook._store.tables import SCHEMA_VERSION
 
 
 def test_log_then_feedback_reads_back_as_one_row(store):

@@ -26,7 +26,6 @@ import html
 import json
 import math
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -603,39 +602,3 @@ def to_hf(
         prompt=prompt, completion=completion, validation=validation, validation_path=validation_path,
         seed=seed, labels=labels, write=write,
     )
-
-
-# -- command-line export formats (``hl-notebook export --format openai-sft|openai-dpo|trl``) --------
-
-
-def _cli_writer(fn, method: str):
-    """An `_io.ExportFormat` writer: export to a temporary file, stream it out, report on stderr."""
-
-    def write(frame: pd.DataFrame, out) -> None:
-        import shutil
-        import sys
-
-        with tempfile.TemporaryDirectory(prefix="hl-export-") as folder:
-            path = Path(folder) / "export.jsonl"
-            report = fn(frame, path, method=method)
-            with open(path, "rb") as fh:
-                shutil.copyfileobj(fh, out)
-        print(repr(report).replace(str(path), "output"), file=sys.stderr)
-
-    return write
-
-
-def _register_cli_formats() -> None:
-    from .._store.files import EXPORT_FORMATS, ExportFormat
-
-    EXPORT_FORMATS.setdefault("openai-sft", ExportFormat(
-        _cli_writer(to_openai, "supervised"), "OpenAI chat fine-tuning JSONL (👍 rows, corrected 👎 rows)",
-        suffix=".jsonl"))
-    EXPORT_FORMATS.setdefault("openai-dpo", ExportFormat(
-        _cli_writer(to_openai, "dpo"), "OpenAI preference (DPO) JSONL from corrections, 👍/👎 and votes",
-        suffix=".jsonl"))
-    EXPORT_FORMATS.setdefault("trl", ExportFormat(
-        _cli_writer(to_hf, "dpo"), "TRL preference JSONL: prompt, chosen, rejected", suffix=".jsonl"))
-
-
-_register_cli_formats()

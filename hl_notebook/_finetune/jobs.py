@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from .._client import default_client, endpoint, server_message
 from .._schema import HLValueError, describe, suggest
 
 if TYPE_CHECKING:
@@ -42,44 +43,6 @@ class FineTuneError(RuntimeError):
         super().__init__(message)
         self.job_id = job_id
         self.code = code
-
-
-def _server_text(exc: BaseException) -> str:
-    """The server's own error message from an SDK exception (never request headers)."""
-    body = getattr(exc, "body", None)
-    if isinstance(body, dict):
-        inner = body.get("error") if isinstance(body.get("error"), dict) else body
-        msg = inner.get("message")
-        body = inner
-        if msg:
-            code = body.get("code")
-            return f"{msg}" + (f" (code {code})" if code else "")
-    status = getattr(exc, "status_code", None)
-    text = getattr(exc, "message", None) or str(exc)
-    return f"HTTP {status}: {text}" if status else text
-
-
-def _default_client():
-    import openai
-
-    try:
-        return openai.OpenAI()
-    except openai.OpenAIError as exc:
-        raise FineTuneError(
-            "no OpenAI client: set OPENAI_API_KEY (and OPENAI_BASE_URL for another provider), or pass "
-            "client=openai.OpenAI(base_url=..., api_key=...) / openai.AzureOpenAI(...)."
-        ) from exc
-
-
-def _endpoint(client: Any) -> str:
-    """Where the client points, without credentials (for messages)."""
-    from urllib.parse import urlsplit
-
-    url = str(getattr(client, "base_url", "") or "")
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}" if host else "the API"
 
 
 def _check_hyperparameters(hp: Any, method: str) -> dict[str, Any]:
@@ -209,7 +172,7 @@ def finetune(
             "report": report, "validation_report": valid_report, "export": export}
     if dry_run:
         return FineTuneJob(None, client, request=request, plan=plan)
-    client = client if client is not None else _default_client()
+    client = client if client is not None else default_client()
     import openai
 
     def upload(path: Path) -> str:
@@ -217,9 +180,9 @@ def finetune(
             with open(path, "rb") as fh:
                 return client.files.create(file=(path.name, fh, "application/jsonl"), purpose="fine-tune").id
         except openai.APIStatusError as exc:
-            raise FineTuneError(f"uploading {path} to {_endpoint(client)} failed: {_server_text(exc)}", code=getattr(exc, "code", None)) from None
+            raise FineTuneError(f"uploading {path} to {endpoint(client)} failed: {server_message(exc)}", code=getattr(exc, "code", None)) from None
         except openai.APIConnectionError as exc:
-            raise FineTuneError(f"uploading {path} failed: cannot reach {_endpoint(client)} ({exc}). Nothing was started; retry when the network is back.") from None
+            raise FineTuneError(f"uploading {path} failed: cannot reach {endpoint(client)} ({exc}). Nothing was started; retry when the network is back.") from None
 
     sent = dict(request)
     sent["training_file"] = upload(train_path)
@@ -230,12 +193,12 @@ def finetune(
     except openai.APIStatusError as exc:
         raise FineTuneError(
             f"the API refused to create a {method} fine-tuning job of {model!r} on training file "
-            f"{sent['training_file']} ({train_path.name}): {_server_text(exc)}",
+            f"{sent['training_file']} ({train_path.name}): {server_message(exc)}",
             code=getattr(exc, "code", None),
         ) from None
     except openai.APIConnectionError as exc:
         raise FineTuneError(
-            f"creating the fine-tuning job failed: cannot reach {_endpoint(client)} ({exc}). The file was "
+            f"creating the fine-tuning job failed: cannot reach {endpoint(client)} ({exc}). The file was "
             f"uploaded as {sent['training_file']}; check client.fine_tuning.jobs.list() before retrying."
         ) from None
     return FineTuneJob(job, client, request=sent, plan=plan)
@@ -271,16 +234,16 @@ class FineTuneJob:
 
         if not isinstance(job_id, str) or not job_id:
             raise HLValueError(f"job_id must be a job id such as 'ftjob-abc123'; got {describe(job_id)}.")
-        client = client if client is not None else _default_client()
+        client = client if client is not None else default_client()
         try:
             job = client.fine_tuning.jobs.retrieve(job_id)
         except openai.NotFoundError as exc:
             raise FineTuneError(
-                f"no fine-tuning job {job_id!r} at {_endpoint(client)}: {_server_text(exc)}. List jobs with "
+                f"no fine-tuning job {job_id!r} at {endpoint(client)}: {server_message(exc)}. List jobs with "
                 "client.fine_tuning.jobs.list() or `hl-notebook jobs`.", job_id=job_id,
             ) from None
         except openai.APIConnectionError as exc:
-            raise FineTuneError(f"cannot reach {_endpoint(client)} to attach to job {job_id} ({exc}).", job_id=job_id) from None
+            raise FineTuneError(f"cannot reach {endpoint(client)} to attach to job {job_id} ({exc}).", job_id=job_id) from None
         return cls(job, client)
 
     # -- state ------------------------------------------------------------------------------------
@@ -337,13 +300,13 @@ class FineTuneJob:
             return fn(*args, **kwargs)
         except openai.APIConnectionError as exc:
             raise FineTuneError(
-                f"lost the connection to {_endpoint(self._client)} while {what} job {self.id} ({type(exc).__name__}). "
+                f"lost the connection to {endpoint(self._client)} while {what} job {self.id} ({type(exc).__name__}). "
                 f"The job keeps running on the server; re-attach with job = hl.FineTuneJob.attach({self.id!r}) "
                 "and call job.wait().",
                 job_id=self.id,
             ) from None
         except openai.APIStatusError as exc:
-            raise FineTuneError(f"{what} job {self.id} failed: {_server_text(exc)}", job_id=self.id,
+            raise FineTuneError(f"{what} job {self.id} failed: {server_message(exc)}", job_id=self.id,
                                 code=getattr(exc, "code", None)) from None
 
     def refresh(self) -> FineTuneJob:

@@ -14,7 +14,11 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
+from .._client import default_client
 from .._schema import HLValueError, describe
+from .._store.default import resolve_store
+from .run import Job, Run, input_dicts
+from .templates import prompt_text
 
 if TYPE_CHECKING:  # pragma: no cover
     import openai
@@ -49,13 +53,11 @@ class BatchRun:
     """
 
     def __init__(self, batch_id: str, *, client: openai.OpenAI | None = None, store: Store | None | bool = None):
-        from .run import _default_client, _resolve_store
-
         if not isinstance(batch_id, str) or not batch_id:
             raise HLValueError(f"batch_id must be a batch id string such as 'batch_abc123'; got {describe(batch_id)}.")
         self.id = batch_id
-        self._client = client if client is not None else _default_client()
-        self._store = _resolve_store(store)
+        self._client = client if client is not None else default_client()
+        self._store = resolve_store(store)
         self.batch: Any = None
 
     def __repr__(self) -> str:
@@ -171,8 +173,6 @@ class BatchRun:
         """The frame `generate` would have returned, rebuilt from the batch's files (and the store)."""
         import pandas as pd
 
-        from .run import _input_dicts, _Job, _prompt_text, _Run
-
         if self.batch is None:
             self.refresh()
         spec = self._store._kv_get(_NS, [self.id]).get(self.id) if self._store is not None else None
@@ -196,9 +196,9 @@ class BatchRun:
         for cid, body in bodies.items():
             row, version = meta.get(cid, (0, None))
             messages = body.get("messages") or []
-            jobs.append(_Job(len(jobs), row, version, messages, _prompt_text(messages) if messages else "", cid))
-        state = _Run(jobs, n=n, model=model, params=params, secret=None, store=None, use_cache=False,
-                     inputs=inputs or _input_dicts([]))
+            jobs.append(Job(len(jobs), row, version, messages, prompt_text(messages) if messages else "", cid))
+        state = Run(jobs, n=n, model=model, params=params, secret=None, store=None, use_cache=False,
+                     inputs=inputs or input_dicts([]))
         _apply(state, jobs, self.results(), custom_ids=list(bodies))
         out = state.frame(df)
         out.attrs["generate"] = {"batch_id": self.id, "status": self.batch.status}

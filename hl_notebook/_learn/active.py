@@ -278,7 +278,7 @@ class Refitter:
                 new = clone(self.model).fit(labelled, y01)
                 acc = (None, None, None)
                 if self.cv_splits and "prompt" in labelled.columns and labelled["prompt"].nunique() >= 2:
-                    from .model import cross_validate
+                    from .crossval import cross_validate
 
                     try:
                         cv = cross_validate(new, labelled, y01, n_splits=self.cv_splits, n_boot=300)

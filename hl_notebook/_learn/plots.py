@@ -151,8 +151,9 @@ def learning_curve_table(
     from sklearn.base import clone
     from sklearn.model_selection import GroupKFold
 
-    from .evaluate import bootstrap_ci
-    from .model import PreferenceModel, _is_pairs, _pair_frame
+    from .crossval import _is_pairs
+    from .model import PreferenceModel, _pair_frame
+    from .stats import bootstrap_ci
 
     base = PreferenceModel() if model is None else clone(model)
     if "calibrate" in base.get_params():
@@ -266,7 +267,7 @@ def plot_learning_curve(
     """
     table = learning_curve_table(data, y, model=model, sizes=sizes, n_splits=n_splits,
                                  random_state=random_state)
-    from .model import _is_pairs
+    from .crossval import _is_pairs
 
     unit = "pairs" if _is_pairs(data) else "labels"
     ax = _axes(ax)
@@ -344,7 +345,8 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
     """
     from sklearn.utils.validation import check_is_fitted
 
-    from .model import _is_pairs, _pair_frame
+    from .crossval import _is_pairs
+    from .model import _pair_frame
 
     check_is_fitted(model)
     if y is None and _is_pairs(X):
@@ -376,7 +378,7 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
             xs.append(p[m].mean())
             ys.append(truth[m].mean())
             ns.append(int(m.sum()))
-    from .evaluate import wilson_interval
+    from .stats import wilson_interval
 
     ci = np.array([wilson_interval(yy * n, n) for yy, n in zip(ys, ns, strict=True)])
     ys_arr = np.array(ys)

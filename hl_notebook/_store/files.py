@@ -5,8 +5,8 @@ ISO-8601 strings in UTC with microseconds (Parquet: timestamps); ``messages``, `
 ``metadata`` are JSON values in JSONL and JSON text in CSV and Parquet. Importing such a file into
 another store gives back the same logs and latest feedback; importing it twice changes nothing.
 
-Formats live in two registries, `EXPORT_FORMATS` and `IMPORT_FORMATS`, so other modules can add
-their own (for example fine-tuning files) with one entry each.
+The writers are `write_jsonl`, `write_csv` and `write_parquet` (the command line's registry of
+export formats names them); readers are registered in `IMPORT_FORMATS`.
 """
 
 from __future__ import annotations
@@ -36,12 +36,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
-    "EXPORT_FORMATS",
     "IMPORT_FORMATS",
-    "ExportFormat",
     "ImportFormat",
     "ImportResult",
-    "export_frame",
+    "write_csv",
+    "write_jsonl",
+    "write_parquet",
     "import_file",
 ]
 
@@ -52,17 +52,6 @@ _OPTIONAL_TEXT = ("log_id", "model", "prompt_version", "correction", "comment", 
 
 
 # -- export ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ExportFormat:
-    """How to write a frame of logs (the columns of `Store.to_pandas`) to a binary stream."""
-
-    write: Callable[[pd.DataFrame, IO[bytes]], None]
-    help: str
-    #: Binary formats are never written to a terminal.
-    binary: bool = False
-    suffix: str = ""
 
 
 def _iso(value: Any) -> str | None:
@@ -110,12 +99,12 @@ def _records(frame: pd.DataFrame, *, json_as_text: bool) -> Iterator[dict[str, A
         yield out
 
 
-def _write_jsonl(frame: pd.DataFrame, out: IO[bytes]) -> None:
+def write_jsonl(frame: pd.DataFrame, out: IO[bytes]) -> None:
     for record in _records(frame, json_as_text=False):
         out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
-def _write_csv(frame: pd.DataFrame, out: IO[bytes]) -> None:
+def write_csv(frame: pd.DataFrame, out: IO[bytes]) -> None:
     text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
     try:
         writer = csv.writer(text, lineterminator="\r\n")  # RFC 4180; quotes any \r or \n
@@ -128,7 +117,7 @@ def _write_csv(frame: pd.DataFrame, out: IO[bytes]) -> None:
         text.detach()
 
 
-def _write_parquet(frame: pd.DataFrame, out: IO[bytes]) -> None:
+def write_parquet(frame: pd.DataFrame, out: IO[bytes]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -150,29 +139,6 @@ def _write_parquet(frame: pd.DataFrame, out: IO[bytes]) -> None:
         else:
             arrays[c] = pa.array([_plain(v) for v in values], type=pa.string())
     pq.write_table(pa.table(arrays), out)
-
-
-#: Export formats by name. Add one with ``EXPORT_FORMATS["name"] = ExportFormat(write, help)``.
-EXPORT_FORMATS: dict[str, ExportFormat] = {
-    "jsonl": ExportFormat(_write_jsonl, "one JSON object per line (UTF-8)", suffix=".jsonl"),
-    "csv": ExportFormat(
-        _write_csv, "CSV with a header; messages/inputs/metadata as JSON text", suffix=".csv"
-    ),
-    "parquet": ExportFormat(
-        _write_parquet, "Apache Parquet; JSON columns as JSON text", binary=True, suffix=".parquet"
-    ),
-}
-
-
-def export_frame(frame: pd.DataFrame, out: IO[bytes], *, format: str) -> None:
-    """Write ``frame`` (the columns of `Store.to_pandas`) to ``out`` in a registered format."""
-    try:
-        spec = EXPORT_FORMATS[format]
-    except KeyError:
-        raise HLValueError(
-            f"unknown export format {format!r}; choose one of {sorted(EXPORT_FORMATS)}."
-        ) from None
-    spec.write(frame, out)
 
 
 # -- import ---------------------------------------------------------------------------------

@@ -1,12 +1,5 @@
-"""The durable feedback store: logs and an append-only journal of feedback events, in SQLite.
-
-Layout (schema version 2):
-
-- ``meta``: key/value pairs: the schema version, the label vocabulary and the rating scale.
-- ``logs``: one row per logged completion, plus the *latest* feedback of that log (a cache of the
-  journal, kept in the same transaction as each event, so reading a million rows needs no join).
-- ``feedback``: every feedback event, append-only; never updated in place.
-- ``kv``: small namespaced key/value records for other modules (the generation cache).
+"""The durable feedback store: logs and an append-only journal of feedback events, in SQLite
+(the tables are described in `tables`).
 
 Every write runs in its own ``BEGIN IMMEDIATE`` transaction and is committed (with
 ``synchronous=FULL`` in WAL mode) before the call returns, so several threads and processes can write
@@ -15,7 +8,6 @@ to one file at once and an acknowledged write survives a crash.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import os
@@ -47,7 +39,10 @@ from .._schema import (
     describe,
     is_missing,
 )
+from .frames import arrow_from_rows, frame_from_arrow
 from .ids import new_id, new_ids
+from .tables import MIGRATIONS, SCHEMA_V1, SCHEMA_VERSION, UPDATE_LATEST, latest_params
+from .values import check_optional_text, dump_json, json_default, now_us, to_us
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,13 +52,7 @@ __all__ = [
     "Store",
     "StoreError",
     "UnknownLogError",
-    "configure",
-    "default_store",
-    "feedback",
-    "log",
 ]
-
-SCHEMA_VERSION = 2
 #: Reads of at least this many rows from a file go through the Arrow reader process (4x faster).
 ARROW_READER_MIN_ROWS = 200_000
 _logger = logging.getLogger("hl_notebook")
@@ -78,149 +67,6 @@ class StoreError(RuntimeError):
 
 class UnknownLogError(HLValueError, LookupError):
     """Feedback named a log id that is not in the store."""
-
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS logs (
-    log_id TEXT PRIMARY KEY,
-    created_at INTEGER NOT NULL,
-    prompt TEXT NOT NULL,
-    completion TEXT NOT NULL,
-    model TEXT,
-    prompt_version TEXT,
-    messages TEXT,
-    inputs TEXT,
-    metadata TEXT
-);
-CREATE TABLE IF NOT EXISTS feedback (
-    feedback_id TEXT PRIMARY KEY,
-    log_id TEXT NOT NULL REFERENCES logs(log_id),
-    label TEXT,
-    rating INTEGER,
-    correction TEXT,
-    comment TEXT,
-    annotator TEXT,
-    source TEXT NOT NULL,
-    cleared TEXT,
-    created_at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS feedback_log_id ON feedback(log_id);
-"""
-
-
-def _migrate_1_to_2(conn: sqlite3.Connection) -> None:
-    """Version 2 keeps each log's latest feedback beside it; rebuild it from the journal."""
-    for column, kind in [
-        ("label", "TEXT"),
-        ("rating", "INTEGER"),
-        ("correction", "TEXT"),
-        ("comment", "TEXT"),
-        ("annotator", "TEXT"),
-        ("labelled_at", "INTEGER"),
-    ]:
-        conn.execute(f"ALTER TABLE logs ADD COLUMN {column} {kind}")
-    conn.execute("CREATE TABLE IF NOT EXISTS kv (ns TEXT, key TEXT, value TEXT, PRIMARY KEY (ns, key))")
-    events = conn.execute(
-        "SELECT log_id, label, rating, correction, comment, annotator, cleared, created_at "
-        "FROM feedback ORDER BY rowid"
-    ).fetchall()
-    conn.executemany(_UPDATE_LATEST, [_latest_params(*e) for e in events])
-
-
-#: Each entry upgrades a file from version ``key`` to ``key + 1`` inside one transaction.
-MIGRATIONS = {1: _migrate_1_to_2}
-
-_UPDATE_LATEST = """
-UPDATE logs SET
-    label = CASE WHEN :c_label THEN NULL ELSE coalesce(:label, label) END,
-    rating = CASE WHEN :c_rating THEN NULL ELSE coalesce(:rating, rating) END,
-    correction = CASE WHEN :c_correction THEN NULL ELSE coalesce(:correction, correction) END,
-    comment = CASE WHEN :c_comment THEN NULL ELSE coalesce(:comment, comment) END,
-    annotator = :annotator,
-    labelled_at = :created_at
-WHERE log_id = :log_id
-"""
-
-
-def _latest_params(
-    log_id: str,
-    label: str | None,
-    rating: int | None,
-    correction: str | None,
-    comment: str | None,
-    annotator: str | None,
-    cleared: str | None,
-    created_at: int,
-) -> dict[str, Any]:
-    cleared_set = set(cleared.split(",")) if cleared else set()
-    return {
-        "log_id": log_id,
-        "label": label,
-        "rating": rating,
-        "correction": correction,
-        "comment": comment,
-        "annotator": annotator,
-        "created_at": created_at,
-        **{f"c_{f}": f in cleared_set for f in FEEDBACK_FIELDS},
-    }
-
-
-def _now_us() -> int:
-    return int(_dt.datetime.now(_dt.timezone.utc).timestamp() * 1_000_000)
-
-
-def _to_us(value: Any, *, name: str = "created_at", row: Any = None) -> int:
-    """Microseconds since the epoch (UTC) from a datetime, Timestamp, ISO string or None (now)."""
-    if is_missing(value):
-        return _now_us()
-    import pandas as pd
-
-    try:
-        ts = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        at = f" at row {row!r}" if row is not None else ""
-        raise HLValueError(
-            f"{name}{at} must be a datetime or an ISO-8601 string; got {describe(value)}."
-        ) from None
-    if ts.tzinfo is None:
-        ts = ts.tz_localize("UTC")
-    return int(ts.value // 1000)
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (_dt.datetime, _dt.date)):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
-
-
-def _dump_json(value: Any, *, name: str, row: Any = None) -> str | None:
-    if value is None or (isinstance(value, float) and is_missing(value)):
-        return None
-    expected = list if name == "messages" else dict
-    if not isinstance(value, (list, tuple) if expected is list else Mapping):
-        at = f" at row {row!r}" if row is not None else ""
-        shape = "a list of {'role': ..., 'content': ...} dicts" if expected is list else "a dict"
-        raise HLValueError(f"{name}{at} must be {shape}; got {describe(value)}.")
-    try:
-        return json.dumps(value, ensure_ascii=False, default=_json_default)
-    except (TypeError, ValueError) as exc:
-        at = f" at row {row!r}" if row is not None else ""
-        raise HLValueError(
-            f"{name}{at} is not JSON-serializable ({exc}); keep it to strings, numbers, lists "
-            "and dicts."
-        ) from None
-
-
-def _check_optional_text(value: Any, *, name: str, row: Any = None, line: int | None = None):
-    return check_text(value, name=name, row=row, line=line, allow_missing=True)
-
 
 class Store:
     """A durable store of completions and the feedback people give them.
@@ -376,9 +222,9 @@ class Store:
                 except (RuntimeError, OSError) as exc:  # fall back to the in-process reader
                     _logger.info("Arrow reader unavailable, reading in-process: %s", exc)
                 else:
-                    return _frame_from_arrow(tables, columns)
+                    return frame_from_arrow(tables, columns)
         rows = self._read(f"{select} WHERE {condition} ORDER BY rowid", params)
-        return _frame_from_arrow([_arrow_from_rows(rows, columns)], columns)
+        return frame_from_arrow([arrow_from_rows(rows, columns)], columns)
 
     def close(self) -> None:
         """Close the connection; the file stays as it is."""
@@ -404,7 +250,7 @@ class Store:
             try:
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
                 if not tables:
-                    for statement in _SCHEMA_V1.split(";"):
+                    for statement in SCHEMA_V1.split(";"):
                         if statement.strip():
                             conn.execute(statement)
                     self._set_meta(conn, "application", APPLICATION)
@@ -553,13 +399,13 @@ class Store:
         elif not isinstance(log_id, str) or not log_id.strip():
             at = f" at row {row!r}" if row is not None else ""
             raise HLValueError(f"log_id{at} must be a non-empty string; got {describe(log_id)}.")
-        out = [log_id, _to_us(values.get("created_at"), row=row)]
+        out = [log_id, to_us(values.get("created_at"), row=row)]
         out.append(check_text(values.get("prompt"), name="prompt", row=row))
         out.append(check_text(values.get("completion"), name="completion", row=row))
         for name in ("model", "prompt_version"):
-            out.append(_check_optional_text(values.get(name), name=name, row=row))
+            out.append(check_optional_text(values.get(name), name=name, row=row))
         for name in JSON_COLUMNS:
-            out.append(_dump_json(values.get(name), name=name, row=row))
+            out.append(dump_json(values.get(name), name=name, row=row))
         return tuple(out)
 
     def log_many(
@@ -752,11 +598,11 @@ class Store:
         event = {
             "label": None if is_missing(label) else check_label(label, self._labels, row=row),
             "rating": None if is_missing(rating) else check_rating(rating, self._rating_scale, row=row),
-            "correction": _check_optional_text(correction, name="correction", row=row),
-            "comment": _check_optional_text(comment, name="comment", row=row),
-            "annotator": _check_optional_text(annotator, name="annotator", row=row),
+            "correction": check_optional_text(correction, name="correction", row=row),
+            "comment": check_optional_text(comment, name="comment", row=row),
+            "annotator": check_optional_text(annotator, name="annotator", row=row),
             "cleared": ",".join(f for f in FEEDBACK_FIELDS if f in cleared) or None,
-            "created_at": _to_us(created_at, name="labelled_at", row=row),
+            "created_at": to_us(created_at, name="labelled_at", row=row),
         }
         both = [f for f in cleared if event[f] is not None]
         if both:
@@ -784,9 +630,9 @@ class Store:
             ],
         )
         conn.executemany(
-            _UPDATE_LATEST,
+            UPDATE_LATEST,
             [
-                _latest_params(
+                latest_params(
                     log_id, e["label"], e["rating"], e["correction"], e["comment"],
                     e["annotator"], e["cleared"], e["created_at"],
                 )
@@ -965,7 +811,7 @@ class Store:
             conn.executemany(
                 "INSERT INTO kv(ns, key, value) VALUES (?, ?, ?) "
                 "ON CONFLICT(ns, key) DO UPDATE SET value = excluded.value",
-                [(ns, k, json.dumps(v, ensure_ascii=False, default=_json_default)) for k, v in items.items()],
+                [(ns, k, json.dumps(v, ensure_ascii=False, default=json_default)) for k, v in items.items()],
             )
 
 
@@ -999,141 +845,8 @@ def _fast_rows(columns: Mapping[str, list], n: int) -> list[tuple] | None:
             if not all(v is None or type(v) is str for v in col):
                 return None
         optional.append(col)
-    now = _now_us()
+    now = now_us()
     nones = [None] * n
     return list(
         zip(nones, [now] * n, columns["prompt"], columns["completion"], *optional, nones, nones, nones, strict=True)
-    )
-
-
-_INT_COLUMNS = frozenset({"created_at", "labelled_at", "rating"})
-_TIME_COLUMNS = frozenset({"created_at", "labelled_at"})
-
-
-def _arrow_type(name: str):
-    import pyarrow as pa
-
-    return pa.int64() if name in _INT_COLUMNS else pa.string()
-
-
-def _arrow_from_rows(rows: list[tuple], columns: Sequence[str]):
-    import pyarrow as pa
-
-    data = list(zip(*rows, strict=True)) if rows else [() for _ in columns]
-    return pa.table(
-        {c: pa.array(v, type=pa.int64() if c in _INT_COLUMNS else pa.string()) for c, v in zip(columns, data, strict=True)}
-    )
-
-
-def _frame_from_arrow(tables: Sequence[Any], columns: Sequence[str]) -> pd.DataFrame:
-    """One frame from Arrow tables of the same columns (types may differ where a part was all NULL)."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    fixed = []
-    for name in columns:
-        target = _arrow_type(name)
-        col = pa.chunked_array(
-            [chunk for t in tables for chunk in pc.cast(t.column(name), target).chunks], type=target
-        )
-        if name in _TIME_COLUMNS:
-            col = pc.cast(col, pa.timestamp("us", tz="UTC"))
-        fixed.append(col)
-    json_columns = {}
-    for k, name in enumerate(columns):
-        if name in JSON_COLUMNS:
-            col = fixed[k]
-            if col.null_count == len(col):
-                json_columns[name] = np.full(len(col), None, dtype=object)
-            else:
-                json_columns[name] = np.array(
-                    [None if v is None else json.loads(v) for v in col.to_pylist()] + [None],
-                    dtype=object,
-                )[:-1]
-            fixed[k] = pa.nulls(len(col), pa.string())
-    table = pa.table(dict(zip(columns, fixed, strict=True)))
-    frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get)
-    for name, values in json_columns.items():
-        frame[name] = pd.Series(values, dtype=object, index=frame.index)
-    return frame
-
-
-# -- module-level SDK -----------------------------------------------------------------------
-
-_default: Store | None = None
-_default_lock = threading.Lock()
-
-
-def configure(*, store: Store | str | os.PathLike[str] | None = None) -> Store:
-    """Set the store that `log`, `feedback` and the widgets use by default; return it.
-
-    Examples
-    --------
-    >>> import hl_notebook as hl
-    >>> store = hl.configure(store=":memory:")
-    >>> hl.default_store() is store
-    True
-    """
-    global _default
-    with _default_lock:
-        if store is None or isinstance(store, Store):
-            _default = store
-        else:
-            _default = Store(store)
-        return _default if _default is not None else default_store()
-
-
-def default_store() -> Store:
-    """The configured store; by default ``$HL_STORE`` or ``hl_feedback.sqlite`` here, opened once."""
-    global _default
-    with _default_lock:
-        if _default is None:
-            _default = Store()
-        return _default
-
-
-def log(
-    *,
-    prompt: str,
-    completion: str,
-    model: str | None = None,
-    prompt_version: str | None = None,
-    messages: list[dict[str, Any]] | None = None,
-    inputs: dict[str, Any] | None = None,
-    metadata: dict[str, Any] | None = None,
-    log_id: str | None = None,
-    created_at: Any = None,
-) -> str:
-    """Log a completion in the default store and return its id.
-
-    Examples
-    --------
-    >>> import hl_notebook as hl
-    >>> _ = hl.configure(store=":memory:")
-    >>> log_id = hl.log(prompt="Equation of gravity", completion="F = G m1 m2 / r^2")
-    >>> _ = hl.feedback(log_id, label="👍")
-    """
-    return default_store().log(
-        prompt=prompt, completion=completion, model=model, prompt_version=prompt_version,
-        messages=messages, inputs=inputs, metadata=metadata, log_id=log_id, created_at=created_at,
-    )
-
-
-def feedback(
-    log_id: str,
-    *,
-    label: str | None = None,
-    rating: int | None = None,
-    correction: str | None = None,
-    comment: str | None = None,
-    annotator: str | None = None,
-    source: str = "user",
-    clear: Iterable[str] = (),
-) -> str:
-    """Record feedback on a logged completion in the default store; return the event id."""
-    return default_store().feedback(
-        log_id, label=label, rating=rating, correction=correction, comment=comment,
-        annotator=annotator, source=source, clear=clear,
     )

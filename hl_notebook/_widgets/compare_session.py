@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .._schema import PREFERRED_VALUES, HLValueError, check_columns, describe, is_missing
-from .annotate_session import ViewCache, clip, ensure_column, index_label, messages_of, text_of
+from .annotate_session import ViewCache
+from .cells import clip, ensure_column, index_label, messages_of, text_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +73,7 @@ class CompareSession:
         self.swapped = np.random.default_rng(random_state).random(len(df)) < 0.5
         self.has_log_ids = "log_id_a" in df.columns and "log_id_b" in df.columns
         if store is None and self.has_log_ids:
-            from .._store.store import default_store
+            from .._store.default import default_store
 
             store = default_store()
         self.store = store if self.has_log_ids else None

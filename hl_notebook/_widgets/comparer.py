@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from .annotate_session import index_label
 from .base import MessageWidget, esm, reject_unknown
+from .cells import index_label
 from .compare_session import CompareSession, pair_up
 
 if TYPE_CHECKING:
