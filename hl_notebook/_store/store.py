@@ -102,7 +102,7 @@ class Store:
         text = os.fspath(location)
         if text.startswith(("postgresql://", "postgres://", "postgresql+")):
             raise StoreError(
-                "Postgres stores are not supported yet (they arrive with the team-store issue); "
+                "Postgres stores are not supported yet; "
                 "use a SQLite file for now, e.g. hl.Store('feedback.sqlite')."
             )
         if "://" in text:

@@ -160,20 +160,11 @@ def make_order(
             "classifier fitted on the same features."
         )
     X = features(df) if features is not None else df
-    try:
-        from .._learn import (
-            active as _active,  # the preference-model issue's implementation, when present
-        )
+    from .._learn.active import uncertainty_order
 
-        fn = getattr(_active, "uncertainty_order", None)
-    except ImportError:
-        fn = None
-    if fn is not None:
-        return np.asarray(
-            fn(X, model, random_fraction=random_fraction, random_state=random_state), dtype=np.int64
-        )
-    return uncertainty_positions(
-        model.predict_proba(X), random_fraction=random_fraction, random_state=random_state
+    return np.asarray(
+        uncertainty_order(X, model, random_fraction=random_fraction, random_state=random_state),
+        dtype=np.int64,
     )
 
 
