@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._widgets.annotate_session import AnnotationSession, uncertainty_positions
+from hl_notebook._widgets.annotate_session import uncertainty_positions
 from hl_notebook._widgets.cells import PREVIEW_CHARS
 
 
@@ -201,7 +201,7 @@ def test_custom_labels_and_rating_extend_the_store_vocabulary(store):
 
 def test_orders_random_and_uncertainty():
     df = frame(100)
-    s = AnnotationSession(df, order="random", random_state=1)
+    s = hl.annotate(df, order="random", random_state=1).session
     assert sorted(s.order.tolist()) == list(range(100)) and s.order.tolist() != list(range(100))
 
     class Model:
@@ -209,14 +209,14 @@ def test_orders_random_and_uncertainty():
             p = np.linspace(0, 1, len(X))
             return np.stack([1 - p, p], axis=1)
 
-    s = AnnotationSession(df, order="uncertainty", model=Model())
+    s = hl.annotate(df, order="uncertainty", model=Model()).session
     assert sorted(s.order.tolist()) == list(range(100))
     first = s.order[:9].tolist()
     assert sum(abs(p - 49.5) < 10 for p in first) >= 7
     with pytest.raises(hl.HLValueError, match="predict_proba"):
-        AnnotationSession(df, order="uncertainty")
+        hl.annotate(df, order="uncertainty")
     with pytest.raises(hl.HLValueError, match="Did you mean 'random'"):
-        AnnotationSession(df, order="randm")
+        hl.annotate(df, order="randm")
 
 
 def test_uncertainty_positions_mix_in_random_rows():

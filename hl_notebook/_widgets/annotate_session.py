@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 
 from .._schema import (
-    DEFAULT_LABELS,
     FEEDBACK_COLUMNS,
     FEEDBACK_FIELDS,
     HLValueError,
@@ -226,24 +225,24 @@ class AnnotationSession(Session):
     prompt, completion
         Column names of the prompt and the completion.
     labels, rating, editable, annotator, store, order, model, random_state, advance
-        As in `hl_notebook.annotate`.
+        As in `hl_notebook.annotate`, which holds the defaults (sessions are built by the widget).
     """
 
     def __init__(
         self,
         df: pd.DataFrame,
         *,
-        prompt: str = "prompt",
-        completion: str = "completion",
-        labels: Sequence[str] | Mapping[str, str] = DEFAULT_LABELS,
-        rating: int | None = None,
-        editable: bool = True,
-        annotator: str | None = None,
-        store: Store | None = None,
-        order: str = "index",
-        model: Any = None,
-        random_state: int | None = 0,
-        advance: str = "all",
+        prompt: str,
+        completion: str,
+        labels: Sequence[str] | Mapping[str, str],
+        rating: int | None,
+        editable: bool,
+        annotator: str | None,
+        store: Store | None,
+        order: str,
+        model: Any,
+        random_state: int | None,
+        advance: str,
     ) -> None:
         check_frame(df, "annotate")
         check_columns(df.columns, [(prompt, "prompt"), (completion, "completion")])

@@ -34,18 +34,21 @@ COMPARE_COLUMNS: tuple[str, ...] = ("preferred", "shown_left", "annotator", "jud
 
 
 class CompareSession(Session):
-    """The state behind a `Comparer`: which side each completion is on, votes, and the journal."""
+    """The state behind a `Comparer`: which side each completion is on, votes, and the journal.
+
+    Takes the keywords of `hl_notebook.compare`, which holds their defaults.
+    """
 
     def __init__(
         self,
         df: pd.DataFrame,
         *,
-        a: str = "completion_a",
-        b: str = "completion_b",
-        prompt: str = "prompt",
-        annotator: str | None = None,
-        store: Store | None = None,
-        random_state: int | None = 0,
+        a: str,
+        b: str,
+        prompt: str,
+        annotator: str | None,
+        store: Store | None,
+        random_state: int | None,
     ) -> None:
         check_frame(df, "compare")
         check_columns(df.columns, [(prompt, "prompt"), (a, "a"), (b, "b")])
