@@ -437,3 +437,19 @@ def test_plain_string_labels_work_with_hl_feedback_on_the_default_store():
 def test_bad_labels_say_what_to_pass(labels, message):
     with pytest.raises(hl.HLValueError, match=message):
         hl.annotate(frame(), labels=labels)
+
+
+def test_both_widgets_load_one_bundle_and_its_css_by_path():
+    """By path, as anywidget's FileContents: what ANYWIDGET_HMR=1 watches for hot reload."""
+    from anywidget._file_contents import FileContents
+
+    from hl_notebook._widgets.base import STATIC
+
+    for cls in (hl.Annotator, hl.Comparer):
+        assert isinstance(cls._esm, FileContents) and cls._esm._path == STATIC / "widget.js"
+        assert isinstance(cls._css, FileContents) and cls._css._path == STATIC / "widget.css"
+    a = hl.annotate(frame())
+    c = hl.compare(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "completion_b": ["b"]}))
+    assert a._esm == c._esm == (STATIC / "widget.js").read_text(encoding="utf-8")
+    assert a._css == c._css and ".hl-root" in a._css and "<style" not in a._esm
+    assert (a.config["widget"], c.config["widget"]) == ("annotate", "compare")

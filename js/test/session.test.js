@@ -239,3 +239,12 @@ describe("cleanup", () => {
     expect(el.textContent).toContain('no widget "plot"');
   });
 });
+
+describe("the bundle's module", () => {
+  it("exports only a default object with render (anywidget's current form, no warning)", async () => {
+    const mod = await import("../src/widget.js");
+    expect(mod.render).toBeUndefined();
+    expect(typeof mod.default.render).toBe("function");
+    expect(Object.keys(mod.WIDGETS)).toEqual(["annotate", "compare"]);
+  });
+});
