@@ -200,6 +200,15 @@ def test_keys_work_without_a_click_and_after_a_button(browser, jupyter, app):
         expect(root.locator(".hl-progress-text")).to_contain_text("3 of 5 labelled · cy 3")
         assert cell_types(page) == ["code", "code"]
         assert kernel_json(page, 1, "KERNEL") == ["good", "bad", "good", None, None]
+        # with the widget focused, a click on its own cell's prompt and Shift+Enter run that cell
+        root.locator(".hl-next").click()
+        assert focused_in(page, ".hl-annotate")
+        prompt = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").first
+        before = prompt.inner_text()
+        prompt.click()
+        page.keyboard.press("Shift+Enter")
+        expect(prompt).not_to_have_text(before, timeout=30_000)
+        expect(prompt).not_to_have_text("[*]:", timeout=30_000)
         assert not own_errors(errors), errors
     finally:
         page.close()

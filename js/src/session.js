@@ -40,9 +40,9 @@ export function mount({ model, el }, define) {
   const cfg = model.get("config") || {};
   const api = client(model);
   const cleanups = [];
-  const listen = (target, type, fn) => {
-    target.addEventListener(type, fn);
-    cleanups.push(() => target.removeEventListener(type, fn));
+  const listen = (target, type, fn, capture = false) => {
+    target.addEventListener(type, fn, capture);
+    cleanups.push(() => target.removeEventListener(type, fn, capture));
   };
   const watch = (event, fn) => {
     model.on(event, fn);
@@ -266,6 +266,12 @@ export function mount({ model, el }, define) {
     const target = e.target.closest?.("[data-dblaction]");
     if (target && root.contains(target)) run({ type: target.dataset.dblaction, value: JSON.parse(target.dataset.value) }, target);
   });
+  // A click elsewhere gives the focus back: the notebook keeps the focus the widget took on render
+  // unless we let go, and Shift+Enter on the cell just clicked would be swallowed by the widget.
+  listen(root.ownerDocument, "pointerdown", (e) => {
+    const active = root.ownerDocument.activeElement;
+    if (!root.contains(e.target) && active && root.contains(active)) active.blur();
+  }, true);
   watch("change:progress", paintProgress);
   watch("change:callback_error", showCbError);
   paintProgress();

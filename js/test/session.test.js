@@ -188,6 +188,18 @@ describe("focus", () => {
     expect(model.sent.filter((m) => m.kind === "mark").length).toBe(2);
   });
 
+  it("lets go of the focus when the user clicks outside it (the notebook takes it back)", async () => {
+    const prompt = h("div", { class: "jp-InputPrompt" });
+    document.body.append(prompt);
+    const { root } = show(tinyModel(2));
+    await settle();
+    expect(document.activeElement).toBe(root);
+    root.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true }));
+    expect(document.activeElement).toBe(root);
+    prompt.dispatchEvent(new PointerEvent("pointerdown", { bubbles: true }));
+    expect(document.activeElement).not.toBe(root);
+  });
+
   it("treats inputs, textareas, selects and editors as fields", () => {
     expect(isField(h("input"))).toBe(true);
     expect(isField(h("textarea"))).toBe(true);
