@@ -227,15 +227,24 @@ def browser(chromium_path):
             ctx.close()
 
 
-def open_notebook(browser, server: JupyterServer, name: str, app: str):
-    """Open a notebook, wait for its kernel, and run all cells the way a user does."""
+def open_notebook(
+    browser, server: JupyterServer, name: str, app: str, *, run: bool = True,
+    console: list[str] | None = None,
+):
+    """Open a notebook, wait for its kernel, and run all cells the way a user does.
+
+    ``run=False`` leaves the cells unrun; ``console`` collects the page's console messages.
+    """
     page = browser.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    if console is not None:
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     page.goto(server.url(name, app))
     page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible", timeout=90_000)
     server.wait_idle(name)
-    run_all(page)
+    if run:
+        run_all(page)
     return page, errors
 
 
@@ -245,10 +254,25 @@ def run_all(page) -> None:
 
 
 def run_cell(page, idx: int):
+    """Select cell ``idx`` in command mode (a click on its prompt) and run it with Shift+Enter."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(idx)
     cell.locator(".jp-InputPrompt").first.click()
     page.keyboard.press("Shift+Enter")
     return cell
+
+
+def focused_in(page, selector: str) -> bool:
+    """Whether the page's focused element is inside ``selector``."""
+    return page.evaluate("s => Boolean(document.activeElement?.closest(s))", selector)
+
+
+def cell_types(page) -> list[str]:
+    """Each notebook cell's type as the page shows it: 'code', 'markdown' or 'raw'."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.jp-Notebook .jp-Cell')].map(c =>
+            c.classList.contains('jp-CodeCell') ? 'code'
+            : c.classList.contains('jp-MarkdownCell') ? 'markdown' : 'raw')"""
+    )
 
 
 def kernel_json(page, idx: int, marker: str, timeout: float = 60_000):

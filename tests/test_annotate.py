@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 
 import numpy as np
@@ -9,18 +10,29 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._widgets.annotate_session import AnnotationSession, uncertainty_positions
+from hl_notebook._widgets.annotate_session import uncertainty_positions
 from hl_notebook._widgets.cells import PREVIEW_CHARS
 
 
 class Wire:
-    """Captures what the widget sends to the front end and plays the front end's requests."""
+    """Captures every message the widget sends to the front end, as its comm would carry them
+    (trait updates and custom messages), and plays the front end's requests."""
 
     def __init__(self, widget):
         self.widget = widget
-        self.sent: list[dict] = []
-        widget.send = lambda content, buffers=None: self.sent.append(json.loads(json.dumps(content)))
+        self.messages: list[dict] = []
+        widget._send = lambda msg, buffers=None: self.messages.append(json.loads(json.dumps(msg)))
         self.n = 0
+
+    @property
+    def sent(self) -> list[dict]:
+        """The custom messages' contents (the replies)."""
+        return [m["content"] for m in self.messages if m["method"] == "custom"]
+
+    def carrying(self, name: str) -> list[dict]:
+        """Every message, of any kind, that carries ``name`` (a trait or a reply field)."""
+        return [m for m in self.messages
+                if name in m.get("state", {}) or name in m.get("content", {})]
 
     def ask(self, **msg):
         self.n += 1
@@ -46,8 +58,7 @@ def test_label_message_writes_dataframe_and_store_before_saved_reply(store):
     stored = store.to_pandas()
     assert stored.set_index("log_id").loc[df.loc[2, "log_id"], "label"] == "👍"
     assert reply["row"]["label"] == "👍"
-    assert reply["progress"]["labelled"] == 1 and reply["progress"]["per_annotator"] == {"ada": 1}
-    assert w.progress["labelled"] == 1
+    assert w.progress["labelled"] == 1 and w.progress["per_annotator"] == {"ada": 1}
 
 
 def test_frame_with_log_ids_journals_to_default_store():
@@ -190,7 +201,7 @@ def test_custom_labels_and_rating_extend_the_store_vocabulary(store):
 
 def test_orders_random_and_uncertainty():
     df = frame(100)
-    s = AnnotationSession(df, order="random", random_state=1)
+    s = hl.annotate(df, order="random", random_state=1).session
     assert sorted(s.order.tolist()) == list(range(100)) and s.order.tolist() != list(range(100))
 
     class Model:
@@ -198,14 +209,14 @@ def test_orders_random_and_uncertainty():
             p = np.linspace(0, 1, len(X))
             return np.stack([1 - p, p], axis=1)
 
-    s = AnnotationSession(df, order="uncertainty", model=Model())
+    s = hl.annotate(df, order="uncertainty", model=Model()).session
     assert sorted(s.order.tolist()) == list(range(100))
     first = s.order[:9].tolist()
     assert sum(abs(p - 49.5) < 10 for p in first) >= 7
     with pytest.raises(hl.HLValueError, match="predict_proba"):
-        AnnotationSession(df, order="uncertainty")
+        hl.annotate(df, order="uncertainty")
     with pytest.raises(hl.HLValueError, match="Did you mean 'random'"):
-        AnnotationSession(df, order="randm")
+        hl.annotate(df, order="randm")
 
 
 def test_uncertainty_positions_mix_in_random_rows():
@@ -272,3 +283,173 @@ def test_misspelled_keyword_is_rejected_with_a_hint():
         hl.annotate(frame(), lables=("a", "b"))
     with pytest.raises(TypeError, match="Did you mean annotator="):
         hl.compare(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "completion_b": ["b"]}), anotator="x")
+
+
+def test_keyword_checks_follow_the_signature_for_function_and_class():
+    # annotate() takes exactly what Annotator() takes; a new keyword needs no list kept by hand
+    assert inspect.signature(hl.annotate) == inspect.signature(hl.Annotator)
+    assert inspect.signature(hl.compare) == inspect.signature(hl.Comparer)
+    assert "advance" in inspect.signature(hl.annotate).parameters
+    with pytest.raises(TypeError, match=r"^annotate\(\) got .*'advnce'. Did you mean advance="):
+        hl.annotate(frame(), advnce="never")
+    with pytest.raises(TypeError, match=r"^Annotator\(\) got .*'refit_evry'. Did you mean refit_every="):
+        hl.Annotator(frame(), refit_evry=5)
+    with pytest.raises(TypeError, match=r"^Comparer\(\) got .*'random_sate'. Did you mean random_state="):
+        hl.Comparer(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "completion_b": ["b"]}),
+                    random_sate=1)
+    with pytest.raises(TypeError, match=r"'zzz'. It takes \['prompt', 'completion', 'labels'"):
+        hl.annotate(frame(), zzz=1)
+
+
+def test_annotator_is_constructible_directly_like_annotate(store):
+    df = frame()
+    w = hl.Annotator(df, store=store, annotator="ada", rating=5, labels={"good": "👍", "bad": "👎"})
+    assert isinstance(w, hl.Annotator) and w.df is df and w.session.store is store
+    assert w.config["widget"] == "annotate" and w.config["rating"] == 5
+    Wire(w).ask(kind="feedback", pos=0, fields={"label": "good"})
+    assert df.loc[0, "label"] == "good" and repr(w) == "Annotator(1/5 labelled, annotator='ada')"
+    with pytest.raises(hl.HLValueError, match="annotate\\(\\) takes a pandas DataFrame"):
+        hl.Annotator([1, 2])
+
+
+def test_bad_count_is_an_error_in_both_sessions():
+    pairs = pd.DataFrame({"prompt": ["p"] * 3, "completion_a": ["a"] * 3, "completion_b": ["b"] * 3})
+    for w in (hl.annotate(frame()), hl.compare(pairs)):
+        wire = Wire(w)
+        for bad in ("ten", -1, None, 2.5, True):
+            reply = wire.ask(kind="rows", start=0, count=bad)
+            assert reply["error"].startswith("count must be a whole number >= 0; got"), reply
+        assert "start must be a whole number" in wire.ask(kind="rows", start="0", count=5)["error"]
+        assert len(wire.ask(kind="rows", start=0, count=2)["rows"]) == 2
+        assert "offset must be a whole number" in wire.ask(kind="cell", pos=0, field="prompt", offset=-3)["error"]
+
+
+def test_progress_travels_once_per_label_as_the_trait():
+    w = hl.annotate(frame(), annotator="ada")
+    wire = Wire(w)
+    for pos in range(3):
+        before = len(wire.messages)
+        reply = wire.ask(kind="feedback", pos=pos, fields={"label": "👍"})
+        new = wire.messages[before:]
+        assert "progress" not in reply
+        carrying = [m for m in new if "progress" in m.get("state", {}) or "progress" in m.get("content", {})]
+        assert len(carrying) == 1 and carrying[0]["method"] == "update"
+        assert carrying[0]["state"]["progress"]["labelled"] == pos + 1
+        assert [m["method"] for m in new] == ["update", "custom"]  # the progress comes first
+    before = len(wire.messages)
+    wire.ask(kind="undo")
+    assert len([m for m in wire.messages[before:] if "progress" in m.get("state", {})]) == 1
+    assert w.progress["labelled"] == 2
+    assert len(wire.carrying("progress")) == 4
+
+
+def test_per_annotator_counts_rows_labelled_not_rows_touched(store):
+    df = frame()
+    w = hl.annotate(df, store=store, annotator="ada", rating=5)
+    wire = Wire(w)
+    wire.ask(kind="feedback", pos=0, fields={"label": "👍"})
+    w.annotator = "bo"
+    wire.ask(kind="feedback", pos=0, fields={"comment": "I agree"})  # a comment is not labelling
+    wire.ask(kind="feedback", pos=1, fields={"comment": "unsure"})
+    assert w.progress["labelled"] == 1 and w.progress["per_annotator"] == {"ada": 1}
+    assert df.loc[0, "annotator"] == "ada" and df.loc[1, "annotator"] is None
+    wire.ask(kind="undo")
+    wire.ask(kind="undo")
+    assert w.progress["per_annotator"] == {"ada": 1}
+    wire.ask(kind="feedback", pos=0, fields={"label": None})  # bo clears ada's only label
+    assert w.progress["labelled"] == 0 and w.progress["per_annotator"] == {}
+    assert df.loc[0, "annotator"] is None and pd.isna(df.loc[0, "labelled_at"])
+    wire.ask(kind="undo")  # undoing the clear gives the row back to ada
+    assert w.progress["labelled"] == 1 and w.progress["per_annotator"] == {"ada": 1}
+    wire.ask(kind="feedback", pos=2, fields={"rating": 3})
+    assert w.progress["per_annotator"] == {"ada": 1, "bo": 1}
+    # the running count always equals a count from scratch over the same frame
+    fresh = hl.annotate(df, store=store)
+    assert fresh.progress["per_annotator"] == w.progress["per_annotator"]
+    assert fresh.progress["labelled"] == w.progress["labelled"] == 2
+
+
+@pytest.mark.parametrize(
+    ("advance", "rating", "steps"),
+    [
+        ("all", 5, [({"label": "👍"}, False), ({"rating": 4}, True)]),
+        ("all", 5, [({"rating": 4}, False), ({"label": "👎"}, True)]),
+        ("all", None, [({"label": "👍"}, True)]),
+        ("all", 5, [({"comment": "hm"}, False), ({"label": "👍"}, False)]),
+        ("label", 5, [({"rating": 4}, False), ({"label": "👍"}, True)]),
+        ("never", 5, [({"label": "👍"}, False), ({"rating": 4}, False)]),
+        ("all", None, [({"label": "👍"}, True), ({"label": None}, False)]),
+    ],
+)
+def test_advance_moves_on_after_what_the_widget_asks_for(advance, rating, steps):
+    w = hl.annotate(frame(), rating=rating, advance=advance)
+    assert w.config["advance"] == advance
+    wire = Wire(w)
+    for fields, moves in steps:
+        assert wire.ask(kind="feedback", pos=0, fields=fields)["advance"] is moves, fields
+    assert wire.ask(kind="undo")["advance"] is False
+
+
+def test_bad_advance_names_the_choices():
+    with pytest.raises(hl.HLValueError, match=r"advance must be one of \['all', 'label', 'never'\]; got str 'nevr'.*Did you mean 'never'"):
+        hl.annotate(frame(), advance="nevr")
+
+
+def test_labels_with_names_store_the_name_and_show_the_icon(store):
+    df = frame()
+    w = hl.annotate(df, store=store, labels={"good": "👍", "bad": "👎"})
+    assert w.config["labels"] == [{"name": "good", "icon": "👍"}, {"name": "bad", "icon": "👎"}]
+    wire = Wire(w)
+    wire.ask(kind="feedback", pos=0, fields={"label": "good"})
+    assert df.loc[0, "label"] == "good"
+    log_id = df.loc[0, "log_id"]
+    assert store.to_pandas().set_index("log_id").loc[log_id, "label"] == "good"
+    store.feedback(log_id, label="bad")  # the store now allows the names
+    assert {"good", "bad"} <= set(store.labels)
+    reply = wire.ask(kind="feedback", pos=1, fields={"label": "👍"})
+    assert "the icon of the label 'good'" in reply["error"] and "label='good'" in reply["error"]
+    got = wire.ask(kind="rows", start=0, count=5, filter={"label": "good"})
+    assert [r["pos"] for r in got["rows"]] == [0]
+
+
+def test_plain_string_labels_work_with_hl_feedback_on_the_default_store():
+    store = hl.default_store()
+    ids = [store.log(prompt="p", completion=f"c{i}") for i in range(2)]
+    df = store.to_pandas()
+    w = hl.annotate(df, labels=["up", "down"])
+    assert w.config["labels"] == [{"name": "up", "icon": None}, {"name": "down", "icon": None}]
+    Wire(w).ask(kind="feedback", pos=0, fields={"label": "down"})
+    hl.feedback(ids[1], label="up")
+    latest = store.to_pandas().set_index("log_id")
+    assert latest.loc[ids[0], "label"] == "down" and latest.loc[ids[1], "label"] == "up"
+
+
+@pytest.mark.parametrize(
+    ("labels", "message"),
+    [
+        ({"good": ""}, r"labels\['good'\] is the icon shown for 'good' and must be a non-empty string"),
+        ({"good": 1}, "must be a non-empty string"),
+        ([f"l{i}" for i in range(10)], "keys 1-9 reach at most 9 labels"),
+        ("good", "must be a sequence of strings"),
+        (["up", "up"], "repeats"),
+    ],
+)
+def test_bad_labels_say_what_to_pass(labels, message):
+    with pytest.raises(hl.HLValueError, match=message):
+        hl.annotate(frame(), labels=labels)
+
+
+def test_both_widgets_load_one_bundle_and_its_css_by_path():
+    """By path, as anywidget's FileContents: what ANYWIDGET_HMR=1 watches for hot reload."""
+    from anywidget._file_contents import FileContents
+
+    from hl_notebook._widgets.base import STATIC
+
+    for cls in (hl.Annotator, hl.Comparer):
+        assert isinstance(cls._esm, FileContents) and cls._esm._path == STATIC / "widget.js"
+        assert isinstance(cls._css, FileContents) and cls._css._path == STATIC / "widget.css"
+    a = hl.annotate(frame())
+    c = hl.compare(pd.DataFrame({"prompt": ["p"], "completion_a": ["a"], "completion_b": ["b"]}))
+    assert a._esm == c._esm == (STATIC / "widget.js").read_text(encoding="utf-8")
+    assert a._css == c._css and ".hl-root" in a._css and "<style" not in a._esm
+    assert (a.config["widget"], c.config["widget"]) == ("annotate", "compare")

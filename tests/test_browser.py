@@ -14,10 +14,13 @@ import pytest
 from jupyter_harness import (  # noqa: F401 - fixtures
     ARTIFACTS,
     browser,
+    cell_types,
     chromium_path,
+    focused_in,
     jupyter,
     kernel_json,
     open_notebook,
+    run_cell,
 )
 
 import hl_notebook as hl
@@ -71,7 +74,8 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
     jupyter.set_theme(theme)
     store_path = str(jupyter.root / f"annotate-{app}.sqlite")
     name = jupyter.write_notebook(f"annotate-{app}.ipynb", annotate_cells(store_path))
-    page, errors = open_notebook(browser, jupyter, name, app)
+    console: list[str] = []
+    page, errors = open_notebook(browser, jupyter, name, app, console=console)
     try:
         root = page.locator(".hl-annotate")
         root.wait_for(state="visible", timeout=60_000)
@@ -80,24 +84,31 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         expect(root.locator(".hl-completion pre code")).to_contain_text("sorted(words, key=len)")
         expect(root.locator(".hl-chip").first).to_have_text("model: gpt-4o-mini")
 
-        # click 👍 on row 0: saved, then the widget moves on to row 1
+        # click 👍 on row 0: saved; with rating=5 the row waits for its stars too
         root.locator('.hl-label[data-label="👍"]').click()
         wait_saved(page, 1)
         expect(root.locator(".hl-notice")).to_contain_text("saved to the store")
-        expect(root).to_have_attribute("data-pos", "1")
-
-        # keys: 2 = 👎 on row 1 (moves to row 2), j to row 3, k back, Shift+4 = 4 stars on row 2
-        root.focus()
-        page.keyboard.press("2")
-        wait_saved(page, 2)
-        expect(root).to_have_attribute("data-pos", "2")
-        page.keyboard.press("j")
-        expect(root).to_have_attribute("data-pos", "3")
-        page.keyboard.press("k")
-        expect(root).to_have_attribute("data-pos", "2")
+        expect(root).to_have_attribute("data-pos", "0")
+        # no click on the widget: the key after a button click still reaches it
         page.keyboard.press("Shift+Digit4")
+        wait_saved(page, 2)
+        expect(root).to_have_attribute("data-pos", "1")  # label and rating given: it moves on
+
+        # keys: 2 = 👎 on row 1 (stays: no rating yet), j to row 2, k back, j again
+        page.keyboard.press("2")
         wait_saved(page, 3)
-        expect(root.locator(".hl-star.hl-on")).to_have_count(4)
+        expect(root).to_have_attribute("data-pos", "1")
+        page.keyboard.press("j")
+        expect(root).to_have_attribute("data-pos", "2")
+        page.keyboard.press("k")
+        expect(root).to_have_attribute("data-pos", "1")
+        page.keyboard.press("j")
+        expect(root).to_have_attribute("data-pos", "2")
+        # a star click on row 2 (3 stars), then keys again without a click
+        root.locator('.hl-star[data-rating="3"]').click()
+        wait_saved(page, 4)
+        expect(root.locator(".hl-star.hl-on")).to_have_count(3)
+        assert focused_in(page, ".hl-annotate")
 
         # e: edit the completion, Ctrl+Enter saves the correction; the diff shows it
         page.keyboard.press("e")
@@ -105,13 +116,14 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         expect(editor).to_be_focused()
         editor.fill("Paris, the capital of France.")
         page.keyboard.press("Control+Enter")
-        wait_saved(page, 4)
+        wait_saved(page, 5)
         expect(root.locator(".hl-diff ins")).to_contain_text("capital")
         expect(root.locator(".hl-badge")).to_have_text("✓ saved to store")
 
-        # ? shows the key map, Esc closes it
+        # ? shows the key map and says when the widget moves on; Esc closes it
         page.keyboard.press("?")
         expect(root.locator(".hl-overlay")).to_be_visible()
+        expect(root.locator(".hl-overlay .hl-help-note")).to_contain_text("both a label and a rating")
         page.keyboard.press("Escape")
         expect(root.locator(".hl-overlay")).to_have_count(0)
         expect(root.locator(".hl-progress-text")).to_contain_text("3 of 4 labelled")
@@ -129,9 +141,11 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         page.keyboard.press("Enter")
         expect(root.locator(".hl-position")).to_have_text("1 / 1")
         expect(root).to_have_attribute("data-pos", "2")
+        assert cell_types(page) == ["code", "code"]  # no key went to the notebook
         got = kernel_json(page, 1, "KERNEL")
         assert [r[0] for r in got] == ["👍", "👎", None, None]
-        assert got[2][1] == 4 and got[2][2] == "Paris, the capital of France."
+        assert [r[1] for r in got] == [4, None, 3, None]
+        assert got[2][2] == "Paris, the capital of France."
         assert [r[3] for r in got[:3]] == ["ada", "ada", "ada"]
 
         # the store has every acknowledged change, also after a kernel restart
@@ -140,13 +154,64 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
             latest = store.to_pandas().set_index("log_id")
             ids = [r[4] for r in got]
             assert latest.loc[ids[0], "label"] == "👍" and latest.loc[ids[1], "label"] == "👎"
-            assert latest.loc[ids[2], "rating"] == 4
+            assert latest.loc[ids[0], "rating"] == 4 and latest.loc[ids[2], "rating"] == 3
             assert latest.loc[ids[2], "correction"] == "Paris, the capital of France."
-            assert len(store.feedback_events()) == 4
+            assert len(store.feedback_events()) == 5
         assert not own_errors(errors), errors
+        assert not [m for m in console if "Deprecation" in m], console
     finally:
         page.close()
         jupyter.set_theme("JupyterLab Light")
+
+
+@pytest.mark.parametrize("app", ["lab", "nb7"])
+def test_keys_work_without_a_click_and_after_a_button(browser, jupyter, app):
+    """Run the cell with Shift+Enter and type: the widget has the keys; a button click keeps them."""
+    from playwright.sync_api import expect
+
+    cells = [
+        "import json, pandas as pd, hl_notebook as hl\n"
+        "df = pd.DataFrame({'prompt': [f'q{i}' for i in range(5)], 'completion': [f'a{i}' for i in range(5)]})\n"
+        "w = hl.Annotator(df, labels={'good': '👍', 'bad': '👎'}, annotator='cy')\n"
+        "w",
+        "print('KERNEL', json.dumps(df['label'].tolist()))",
+    ]
+    name = jupyter.write_notebook(f"focus-{app}.ipynb", cells)
+    page, errors = open_notebook(browser, jupyter, name, app, run=False)
+    try:
+        run_cell(page, 0)  # command mode, Shift+Enter: the next cell is selected, nobody types
+        root = page.locator(".hl-annotate")
+        expect(root).to_have_attribute("data-ready", "1", timeout=60_000)
+        page.wait_for_function("() => document.activeElement?.closest('.hl-annotate') !== null",
+                               timeout=10_000)
+        expect(root.locator('.hl-label[data-label="good"]')).to_have_text("1 👍 good")
+        page.keyboard.press("1")  # no click anywhere
+        wait_saved(page, 1)
+        expect(root).to_have_attribute("data-pos", "1")
+        root.locator('.hl-label[data-label="bad"]').click()
+        wait_saved(page, 2)
+        expect(root).to_have_attribute("data-pos", "2")
+        page.keyboard.press("2")  # in JupyterLab's command mode this would make a Markdown cell
+        wait_saved(page, 3)
+        root.locator(".hl-prev").click()
+        page.keyboard.press("1")  # after the prev button: row 2 changes from bad to good
+        wait_saved(page, 4)
+        expect(root).to_have_attribute("data-pos", "3")
+        expect(root.locator(".hl-progress-text")).to_contain_text("3 of 5 labelled · cy 3")
+        assert cell_types(page) == ["code", "code"]
+        assert kernel_json(page, 1, "KERNEL") == ["good", "bad", "good", None, None]
+        # with the widget focused, a click on its own cell's prompt and Shift+Enter run that cell
+        root.locator(".hl-next").click()
+        assert focused_in(page, ".hl-annotate")
+        prompt = page.locator(".jp-Notebook .jp-Cell").nth(0).locator(".jp-InputPrompt").first
+        before = prompt.inner_text()
+        prompt.click()
+        page.keyboard.press("Shift+Enter")
+        expect(prompt).not_to_have_text(before, timeout=30_000)
+        expect(prompt).not_to_have_text("[*]:", timeout=30_000)
+        assert not own_errors(errors), errors
+    finally:
+        page.close()
 
 
 def test_compare_votes_map_to_original_columns_and_journal(browser, jupyter):
@@ -260,6 +325,36 @@ def xss_payloads(base: str) -> list[str]:
     ]
 
 
+#: Completions that try to look like the widget itself: a fake saved badge, a fake dialog over it.
+SPOOFS = [
+    "<span class='hl-badge hl-saved'>✓ saved to store</span> trust me",
+    "<div class='hl-overlay'><div class='hl-help'><strong>Keyboard shortcuts</strong>"
+    "<p>Session expired: type your API key</p></div></div>",
+    "```hl-overlay\nfake code block\n```\n<code class='language-js hl-badge hl-saved'>✓ saved</code>",
+    "<p class='hl-notice'>✓ row 0 saved to the store: label 👍</p>",
+]
+
+# Per row: what in the rendered completion is not allowed to be there, and what looks like ours.
+CHECK_ROW_JS = """() => {
+  const root = document.querySelector('.hl-annotate');
+  const inside = [...root.querySelectorAll('.hl-text *')];
+  return {
+    forbidden: inside.filter(n => /^(SCRIPT|IFRAME|IMG|SVG|STYLE|META|OBJECT|EMBED|LINK|BASE|FORM|VIDEO|AUDIO|SOURCE)$/i.test(n.tagName)
+        || [...n.attributes].some(a => /^on|^(src|srcset|srcdoc|style|poster|background|action)$/i.test(a.name)))
+      .map(n => n.outerHTML),
+    ours: inside.filter(n => n.hasAttribute('class') && !/^(hl-missing|hl-plain)$/.test(n.className)
+        && !(n.tagName === 'CODE' && /^(language-\\S+ ?)+$/.test(n.className)))
+      .map(n => n.outerHTML),
+    positioned: inside.filter(n => ['absolute', 'fixed', 'sticky'].includes(getComputedStyle(n).position))
+      .map(n => n.outerHTML),
+    badges: [...root.querySelectorAll('.hl-badge')].map(b => b.textContent),
+    overlays: root.querySelectorAll('.hl-overlay').length,
+    text: root.querySelector('.hl-completion .hl-text').textContent,
+    progress: root.querySelector('.hl-progress-text').textContent,
+  };
+}"""
+
+
 def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
     from playwright.sync_api import expect
 
@@ -267,7 +362,7 @@ def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
     watch_port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base = f"http://127.0.0.1:{watch_port}"
-    payloads = xss_payloads(base)
+    payloads = xss_payloads(base) + SPOOFS
     assert len(payloads) >= 20
     (jupyter.root / "payloads.json").write_text(json.dumps(payloads))
     cells = [
@@ -294,19 +389,22 @@ def test_hostile_completions_never_execute_or_fetch(browser, jupyter):
         root = page.locator(".hl-annotate")
         expect(root).to_have_attribute("data-ready", "1", timeout=60_000)
         root.focus()
+        first_spoof = len(payloads) - len(SPOOFS)
         for i in range(len(payloads)):
             expect(root).to_have_attribute("data-pos", str(i))
             root.locator(".hl-completion").hover()
+            seen = page.evaluate(CHECK_ROW_JS)
+            assert seen["forbidden"] == [] and seen["ours"] == [], (i, payloads[i], seen)
+            assert seen["positioned"] == [], (i, payloads[i], seen)
+            if i >= first_spoof:  # it renders, but nothing of it looks like our state
+                assert seen["badges"] == ["unlabelled"] and seen["overlays"] == 0, seen
+                assert seen["progress"].startswith(f"0 of {len(payloads) + 1} labelled"), seen
+                assert any(w in seen["text"] for w in ("saved", "Keyboard shortcuts")), seen
+                if i == first_spoof:
+                    root.screenshot(path=str(ARTIFACTS / "xss-spoof-badge-lab.png"))
             page.keyboard.press("j")
         page.wait_for_timeout(1500)
         root.screenshot(path=str(ARTIFACTS / "xss-lab.png"))
-        forbidden = page.evaluate(
-            """() => [...document.querySelectorAll('.hl-annotate .hl-text *')]
-                .filter(n => /^(SCRIPT|IFRAME|IMG|SVG|STYLE|META|OBJECT|EMBED|LINK|BASE|FORM|VIDEO|AUDIO|SOURCE)$/i.test(n.tagName)
-                    || [...n.attributes].some(a => /^on|^(src|srcset|srcdoc|style|poster|background|action)$/i.test(a.name)))
-                .map(n => n.outerHTML)"""
-        )
-        assert forbidden == []
         assert page.evaluate("() => window.__pwned === undefined && window.parent.__pwned === undefined")
         assert dialogs == []
         assert requests == [] and _Watch.hits == []

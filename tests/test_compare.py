@@ -91,13 +91,37 @@ def test_pair_up_rejects_duplicate_keys_with_a_hint():
 
 
 def test_compare_on_real_pandalm_pairs():
-    from conftest import SHARED_DATA
-
-    raw = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True).head(50)
-    df = raw.rename(columns={"response_a": "completion_a", "response_b": "completion_b"})
+    df = hl.datasets.load_sample("pandalm").drop(columns="preferred").head(50)
     wire = Wire(hl.compare(df))
     page = wire.ask(kind="rows", start=0, count=50)
-    assert page["total"] == 50 and all(r["left"]["text"] for r in page["rows"])
+    assert page["total"] == 50 and all(r["left"]["text"] is not None for r in page["rows"])
     wire.ask(kind="vote", pos=3, vote="right")
     assert df["preferred"].notna().sum() == 1 and df.loc[3, "preferred"] in ("a", "b")
     assert np.isin(df["shown_left"].dropna(), ["a", "b"]).all()
+
+
+def test_comparer_is_constructible_directly_and_its_progress_comes_from_the_session():
+    df = pairs(4)
+    w = hl.Comparer(df, annotator="ada")
+    assert w.config["widget"] == "compare" and w.config["done"] == "judged"
+    wire = Wire(w)
+    before = len(wire.messages)
+    reply = wire.ask(kind="vote", pos=0, vote="tie")
+    assert "progress" not in reply and reply["advance"] is True
+    updates = [m for m in wire.messages[before:] if "progress" in m.get("state", {})]
+    assert len(updates) == 1
+    wire.ask(kind="vote", pos=1, vote="both_bad")
+    assert w.progress["judged"] == 2 and w.progress["tally"] == {"tie": 1, "both_bad": 1}
+    assert w.progress["per_annotator"] == {"ada": 2} and w.progress == w.session.progress_dict()
+    wire.ask(kind="undo")
+    assert w.progress["judged"] == 1 and w.progress["per_annotator"] == {"ada": 1}
+    assert repr(w) == "Comparer(1/4 judged)"
+
+
+def test_compare_show_more_pages_a_long_side_like_the_annotator():
+    df = pairs(1)
+    df.loc[0, "completion_a"] = "x" * 50_000
+    w = hl.compare(df)
+    side = "left" if not w.session.swapped[0] else "right"
+    got = Wire(w).ask(kind="cell", pos=0, field=side, offset=49_990)
+    assert got["length"] == 50_000 and got["text"] == "x" * 10 and got["offset"] == 49_990

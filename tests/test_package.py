@@ -66,7 +66,7 @@ def test_wheel_ships_the_bundles_data_and_imports_in_a_clean_environment(tmp_pat
                    capture_output=True, timeout=600)
     (wheel,) = dist.glob("hl_notebook-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    for shipped in ("hl_notebook/static/annotate.js", "hl_notebook/static/compare.js",
+    for shipped in ("hl_notebook/static/widget.js", "hl_notebook/static/widget.css",
                     "hl_notebook/py.typed", "hl_notebook/data/hh_harmless.jsonl.gz",
                     "hl_notebook/data/pandalm.jsonl.gz", "hl_notebook/data/ATTRIBUTION.md"):
         assert shipped in names, f"{shipped} is missing from the wheel"

@@ -1,10 +1,13 @@
-"""Row paging, ordering, filtering and write-back for the annotation widgets (no kernel needed).
+"""The annotator's session: ordering, filtering, labels with names, and write-back (no kernel).
 
-The DataFrame stays in Python and is the source of truth. The front end asks for a window of rows
-(`AnnotationSession.rows`); every change goes through `AnnotationSession.apply`, which journals it to
-the store first (when there is one) and then writes it into the DataFrame, so an acknowledged change
-is durable. Ordering and filtering work on numpy arrays of row positions, so a frame of a million
-rows opens at once: nothing is ever serialised whole.
+What both widgets share (paging, the view cache, the undo stack, progress) is in `session`. Every
+change goes through `AnnotationSession.apply`, which journals it to the store first (when there is
+one) and then writes it into the DataFrame, so an acknowledged change is durable.
+
+Labels are names: ``labels=["up", "down"]`` stores ``"up"``/``"down"``; ``labels={"good": "👍",
+"bad": "👎"}`` stores ``"good"``/``"bad"`` and shows the icon beside the name; the default
+``("👍", "👎")`` stores the emoji, as the store's default vocabulary does. Only names are ever
+written into the frame and the store, so ``hl.feedback(log_id, label="good")`` matches them.
 """
 
 from __future__ import annotations
@@ -12,15 +15,12 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import numbers
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from .._schema import (
-    DEFAULT_LABELS,
     FEEDBACK_COLUMNS,
     FEEDBACK_FIELDS,
     HLValueError,
@@ -32,16 +32,8 @@ from .._schema import (
     is_missing,
     suggest,
 )
-from .cells import (
-    FULL_CHARS,
-    MAX_PAGE,
-    clip,
-    ensure_column,
-    index_label,
-    jsonable,
-    messages_of,
-    text_of,
-)
+from .cells import FULL_CHARS, clip, index_label, jsonable, messages_of, text_of
+from .session import NOBODY, Change, Session, check_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,6 +42,8 @@ if TYPE_CHECKING:
 
 Order = Literal["index", "random", "uncertainty"]
 ORDERS: tuple[str, ...] = ("index", "random", "uncertainty")
+Advance = Literal["all", "label", "never"]
+ADVANCES: tuple[str, ...] = ("all", "label", "never")
 #: Columns shown as metadata chips when present (also read from a ``metadata`` dict column).
 CHIP_COLUMNS: tuple[str, ...] = (
     "model",
@@ -66,62 +60,6 @@ CHIP_COLUMNS: tuple[str, ...] = (
 )
 #: The columns the annotator writes into the DataFrame (created when missing).
 WRITE_COLUMNS: tuple[str, ...] = FEEDBACK_COLUMNS
-
-def _now() -> _dt.datetime:
-    return _dt.datetime.now(_dt.timezone.utc)
-
-@dataclass
-class Change:
-    """One applied change, kept for undo: the row position and the fields' values before it."""
-
-    pos: int
-    before: dict[str, Any]
-    after: dict[str, Any]
-    log_id: str | None = None
-    event_id: str | None = None
-    who: str | None = None
-
-
-@dataclass
-class Progress:
-    """Labelled rows of the total, per annotator, and this session's pace."""
-
-    labelled: int = 0
-    total: int = 0
-    per_annotator: dict[str, int] = field(default_factory=dict)
-    session_count: int = 0
-    started: float = field(default_factory=time.monotonic)
-
-    def as_dict(self) -> dict[str, Any]:
-        elapsed = max(time.monotonic() - self.started, 1e-9)
-        # a pace needs a few labels and some seconds before it means anything
-        rate = self.session_count / elapsed * 60 if self.session_count >= 2 and elapsed >= 5 else None
-        left = self.total - self.labelled
-        eta = (left / rate * 60) if rate else None
-        return {
-            "labelled": int(self.labelled),
-            "total": int(self.total),
-            "per_annotator": dict(sorted(self.per_annotator.items(), key=lambda kv: -kv[1])),
-            "session": int(self.session_count),
-            "rate_per_min": None if rate is None else round(rate, 2),
-            "eta_s": None if eta is None else round(eta, 1),
-        }
-
-
-class ViewCache:
-    """Row positions in display order, filtered; recomputed only when the filter changes."""
-
-    def __init__(self, order: np.ndarray) -> None:
-        self.order = order
-        self._key: str | None = None
-        self.view = order
-
-    def get(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
-        if key != self._key:
-            self.view = compute()
-            self._key = key
-        return self.view
-
 
 def check_order(order: Any) -> str:
     if order not in ORDERS:
@@ -222,8 +160,63 @@ def _parse_filter(raw: Any) -> dict[str, Any]:
     }
 
 
-class AnnotationSession:
-    """The state behind an `Annotator`: a DataFrame, its order, filters, changes and undo stack.
+
+
+#: The fields that make a row labelled (a comment alone does not).
+LABEL_FIELDS: tuple[str, ...] = ("label", "rating", "correction")
+#: The cell kinds of the columns the annotator writes.
+WRITE_KINDS: dict[str, str] = {
+    name: {"rating": "rating", "labelled_at": "time"}.get(name, "text") for name in WRITE_COLUMNS
+}
+
+
+def check_advance(advance: Any) -> str:
+    if advance not in ADVANCES:
+        close = suggest(advance, ADVANCES) if isinstance(advance, str) else None
+        hint = f" Did you mean {close!r}?" if close else ""
+        raise HLValueError(
+            f"advance must be one of {list(ADVANCES)}; got {describe(advance)}.{hint} 'all' moves "
+            "on once the label (and the rating, with rating=N) is given; 'label' after a label; "
+            "'never' stays on the row."
+        )
+    return advance
+
+
+def label_choices(labels: Any) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """The label names (what is stored) and their icons (shown only) from ``labels``.
+
+    ``labels`` is a sequence of names, or a mapping of name to icon. At most 9 (keys 1-9).
+
+    Examples
+    --------
+    >>> label_choices({"good": "👍", "bad": "👎"})
+    (('good', 'bad'), ('👍', '👎'))
+    >>> label_choices(["up", "down"])
+    (('up', 'down'), (None, None))
+    """
+    if isinstance(labels, Mapping):
+        names = check_labels(list(labels.keys()))
+        icons = tuple(labels.values())
+        for name, icon in zip(names, icons, strict=True):
+            if not isinstance(icon, str) or not icon.strip():
+                raise HLValueError(
+                    f"labels[{name!r}] is the icon shown for {name!r} and must be a non-empty "
+                    f"string such as '👍'; got {describe(icon)}."
+                )
+    else:
+        names = check_labels(labels)
+        icons = (None,) * len(names)
+    if len(names) > 9:
+        raise HLValueError(f"labels has {len(names)} entries; keys 1-9 reach at most 9 labels.")
+    return names, icons
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class AnnotationSession(Session):
+    """The state behind an `Annotator`: labels, rating, corrections and comments on a DataFrame.
 
     Parameters
     ----------
@@ -231,87 +224,59 @@ class AnnotationSession:
         The frame to label; written in place.
     prompt, completion
         Column names of the prompt and the completion.
-    labels, rating, editable, annotator, store, order, model, random_state
-        As in `hl_notebook.annotate`.
+    labels, rating, editable, annotator, store, order, model, random_state, advance
+        As in `hl_notebook.annotate`, which holds the defaults (sessions are built by the widget).
     """
 
     def __init__(
         self,
         df: pd.DataFrame,
         *,
-        prompt: str = "prompt",
-        completion: str = "completion",
-        labels: Sequence[str] = DEFAULT_LABELS,
-        rating: int | None = None,
-        editable: bool = True,
-        annotator: str | None = None,
-        store: Store | None = None,
-        order: str = "index",
-        model: Any = None,
-        random_state: int | None = 0,
+        prompt: str,
+        completion: str,
+        labels: Sequence[str] | Mapping[str, str],
+        rating: int | None,
+        editable: bool,
+        annotator: str | None,
+        store: Store | None,
+        order: str,
+        model: Any,
+        random_state: int | None,
+        advance: str,
     ) -> None:
-        import pandas as pd
-
-        if not isinstance(df, pd.DataFrame):
-            raise HLValueError(
-                f"annotate() takes a pandas DataFrame; got {describe(df)}. "
-                "Build one first, e.g. pd.DataFrame({'prompt': [...], 'completion': [...]})."
-            )
+        check_frame(df, "annotate")
         check_columns(df.columns, [(prompt, "prompt"), (completion, "completion")])
-        self.labels = check_labels(labels)
-        if len(self.labels) > 9:
-            raise HLValueError(
-                f"labels has {len(self.labels)} entries; keys 1-9 reach at most 9 labels."
-            )
+        self.labels, self.label_icons = label_choices(labels)
         if rating is not None and (
             isinstance(rating, bool) or not isinstance(rating, numbers.Integral) or not 2 <= rating <= 10
         ):
             raise HLValueError(f"rating must be None or a whole number from 2 to 10; got {describe(rating)}.")
-        if annotator is not None and not isinstance(annotator, str):
-            raise HLValueError(f"annotator must be a string such as 'ada'; got {describe(annotator)}.")
-        self.df = df
         self.prompt_col = prompt
         self.completion_col = completion
         self.rating = int(rating) if rating is not None else None
         self.editable = bool(editable)
-        self.annotator = annotator
         self.order_name = check_order(order)
+        self.advance = check_advance(advance)
         if store is None and "log_id" in df.columns:
             from .._store.default import default_store
 
             store = default_store()
-        self.store = store
         if store is not None:
             missing = [x for x in self.labels if x not in store.labels]
             if missing or (self.rating and store.rating_scale[1] < self.rating):
                 store.extend_vocabulary(
                     labels=missing, rating_scale=(1, self.rating) if self.rating else None
                 )
-        for name in WRITE_COLUMNS:
-            kind = {"rating": "rating", "labelled_at": "time"}.get(name, "text")
-            ensure_column(df, name, kind)
-        if store is not None and "log_id" not in df.columns:
-            ensure_column(df, "log_id", "text")
-        self._cols = {c: df.columns.get_loc(c) for c in df.columns if isinstance(c, str)}
-        self.order = make_order(df, order, model=model, random_state=random_state)
-        self._views = ViewCache(self.order)
+        kinds = dict(WRITE_KINDS)
+        if store is not None:
+            kinds["log_id"] = "text"
+        super().__init__(df, function="annotate", columns=kinds, annotator=annotator,
+                         store=store, noun="labelled")
+        self._set_order(make_order(df, order, model=model, random_state=random_state))
         self.chip_columns = [c for c in CHIP_COLUMNS if c in df.columns and c != completion]
         self.has_messages = "messages" in df.columns and prompt != "messages"
-        self.undo_stack: list[Change] = []
-        self.progress = Progress(total=len(df))
-        self._recount()
 
-    # -- helpers ----------------------------------------------------------------------------
-
-    def _get(self, pos: int, col: str) -> Any:
-        return self.df.iat[pos, self._cols[col]]
-
-    def _set(self, pos: int, col: str, value: Any) -> None:
-        import pandas as pd
-
-        if value is None:
-            value = pd.NaT if col == "labelled_at" else (pd.NA if col == "rating" else None)
-        self.df.iat[pos, self._cols[col]] = value
+    # -- what differs from the comparer ------------------------------------------------------
 
     def _labelled_mask(self) -> np.ndarray:
         df = self.df
@@ -319,37 +284,28 @@ class AnnotationSession:
             dtype=bool
         )
 
-    def _recount(self) -> None:
-        mask = self._labelled_mask()
-        self._labelled = mask
-        self.progress.labelled = int(mask.sum())
-        counts = self.df.loc[mask, "annotator"].fillna("(none)").value_counts() if mask.any() else {}
-        self.progress.per_annotator = {str(k): int(v) for k, v in dict(counts).items()}
+    _done_mask = _labelled_mask
 
     def _is_labelled(self, pos: int) -> bool:
-        return any(not is_missing(self._get(pos, c)) for c in ("label", "rating", "correction"))
+        return any(not is_missing(self._get(pos, c)) for c in LABEL_FIELDS)
 
-    def check_pos(self, pos: Any) -> int:
-        if isinstance(pos, bool) or not isinstance(pos, numbers.Integral) or not 0 <= pos < len(self.df):
-            raise HLValueError(f"row position must be from 0 to {len(self.df) - 1}; got {describe(pos)}.")
-        return int(pos)
+    def _credit(self, pos: int) -> str | None:
+        if not self._is_labelled(pos):
+            return None
+        return text_of(self._get(pos, "annotator")) or NOBODY
 
-    # -- reading ----------------------------------------------------------------------------
+    def _filter(self, raw: Any) -> tuple[str, Callable[[], np.ndarray] | None]:
+        f = _parse_filter(raw)
+        if f == {"status": "all", "label": None, "text": ""}:
+            return "all", None
 
-    def view(self, raw_filter: Any = None) -> np.ndarray:
-        """Row positions shown under a filter (``status``, ``label``, ``text``), in order."""
-        f = _parse_filter(raw_filter)
-        key = json.dumps(f, sort_keys=True)
-
-        def compute() -> np.ndarray:
-            if f == {"status": "all", "label": None, "text": ""}:
-                return self.order
-            mask = np.ones(len(self.df), dtype=bool)
+        def mask() -> np.ndarray:
+            out = np.ones(len(self.df), dtype=bool)
             if f["status"] != "all":
                 labelled = self._labelled_mask()
-                mask &= labelled if f["status"] == "labelled" else ~labelled
+                out &= labelled if f["status"] == "labelled" else ~labelled
             if f["label"] is not None:
-                mask &= (self.df["label"] == f["label"]).fillna(False).to_numpy(dtype=bool)
+                out &= (self.df["label"] == f["label"]).fillna(False).to_numpy(dtype=bool)
             if f["text"]:
                 needle = f["text"]
                 hit = np.zeros(len(self.df), dtype=bool)
@@ -360,10 +316,18 @@ class AnnotationSession:
                     hit |= s.str.contains(needle, case=False, regex=False, na=False).to_numpy(
                         dtype=bool
                     )
-                mask &= hit
-            return self.order[mask[self.order]]
+                out &= hit
+            return out
 
-        return self._views.get(key, compute)
+        return json.dumps(f, sort_keys=True), mask
+
+    def _cell_column(self, pos: int, field_name: Any) -> str:
+        col = {"prompt": self.prompt_col, "completion": self.completion_col}.get(field_name)
+        if col is None:
+            raise HLValueError(f"field must be 'prompt' or 'completion'; got {describe(field_name)}.")
+        return col
+
+    # -- reading ----------------------------------------------------------------------------
 
     def row(self, pos: int) -> dict[str, Any]:
         """One row as the front end shows it (long cells clipped to `PREVIEW_CHARS`)."""
@@ -405,33 +369,6 @@ class AnnotationSession:
             "log_id": text_of(self._get(pos, "log_id")) if "log_id" in self._cols else None,
         }
 
-    def rows(self, start: Any, count: Any, raw_filter: Any = None) -> dict[str, Any]:
-        """A page of the filtered view: ``{"rows", "total", "start"}``."""
-        view = self.view(raw_filter)
-        total = len(view)
-        if isinstance(start, bool) or not isinstance(start, numbers.Integral):
-            raise HLValueError(f"start must be a whole number; got {describe(start)}.")
-        if isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 0:
-            raise HLValueError(f"count must be a whole number >= 0; got {describe(count)}.")
-        start = max(0, min(int(start), max(total - 1, 0)))
-        stop = min(total, start + min(int(count), MAX_PAGE))
-        return {
-            "rows": [self.row(int(p)) for p in view[start:stop]],
-            "total": int(total),
-            "start": int(start),
-        }
-
-    def cell(self, pos: Any, field_name: Any, offset: Any = 0) -> dict[str, Any]:
-        """The full text of one cell ("show more"), up to `FULL_CHARS` from ``offset``."""
-        pos = self.check_pos(pos)
-        col = {"prompt": self.prompt_col, "completion": self.completion_col}.get(field_name)
-        if col is None:
-            raise HLValueError(f"field must be 'prompt' or 'completion'; got {describe(field_name)}.")
-        text = text_of(self._get(pos, col)) or ""
-        off = int(offset) if isinstance(offset, numbers.Integral) else 0
-        part = text[off : off + FULL_CHARS]
-        return {"pos": pos, "field": field_name, "text": part, "offset": off, "length": len(text)}
-
     # -- writing ----------------------------------------------------------------------------
 
     def _validate(self, fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -443,7 +380,7 @@ class AnnotationSession:
             if v is None or (isinstance(v, str) and k in ("correction", "comment") and v == ""):
                 out[k] = None
             elif k == "label":
-                out[k] = check_label(v, self.labels)
+                out[k] = self._check_label(v)
             elif k == "rating":
                 if self.rating is None:
                     raise HLValueError("this annotator has no rating; create it with rating=5.")
@@ -455,6 +392,15 @@ class AnnotationSession:
         if "correction" in out and not self.editable:
             raise HLValueError("this annotator was created with editable=False; corrections are off.")
         return out
+
+    def _check_label(self, value: Any) -> str:
+        if isinstance(value, str) and value not in self.labels and value in self.label_icons:
+            name = self.labels[self.label_icons.index(value)]
+            raise HLValueError(
+                f"label {value!r} is the icon of the label {name!r}; labels are stored by name, "
+                f"so pass label={name!r}."
+            )
+        return check_label(value, self.labels)
 
     def _ensure_log_id(self, pos: int) -> str | None:
         if self.store is None:
@@ -474,13 +420,15 @@ class AnnotationSession:
         self._set(pos, "log_id", log_id)
         return log_id
 
-    def _journal(self, pos: int, before: Mapping[str, Any], after: Mapping[str, Any], *, annotator: Any) -> tuple[str | None, str | None]:
+    def _journal(
+        self, pos: int, after: Mapping[str, Any], *, annotator: Any
+    ) -> tuple[str | None, str | None]:
         """Write a change to the store: set fields, or clear those set back to missing."""
         if self.store is None:
             return None, None
         log_id = self._ensure_log_id(pos)
         sets = {k: v for k, v in after.items() if v is not None}
-        clears = [k for k, v in after.items() if v is None and not is_missing(before.get(k))]
+        clears = [k for k, v in after.items() if v is None and not is_missing(self._get(pos, k))]
         if not sets and not clears:
             return log_id, None
         event = self.store.feedback(
@@ -489,75 +437,53 @@ class AnnotationSession:
         return log_id, event
 
     def apply(self, pos: Any, fields: Mapping[str, Any], *, annotator: str | None = None) -> Change:
-        """Journal a change to the store, then write it into the DataFrame; returns it for undo."""
+        """Journal a change to the store, then write it into the DataFrame; returns it for undo.
+
+        A change to the label, rating or correction also writes who made it and when
+        (``annotator``, ``labelled_at``), or clears both when the row is left unlabelled; a
+        comment alone leaves them as they are, so it never counts as labelling the row.
+        """
         pos = self.check_pos(pos)
         after = self._validate(fields)
         who = annotator if annotator is not None else self.annotator
-        before = {k: self._raw(pos, k) for k in after}
-        before["annotator"] = self._raw(pos, "annotator")
-        before["labelled_at"] = self._get(pos, "labelled_at")
-        was = self._is_labelled(pos)
-        log_id, event = self._journal(pos, before, after, annotator=who)
-        for k, v in after.items():
-            self._set(pos, k, v)
-        self._set(pos, "annotator", who)
-        self._set(pos, "labelled_at", _now())
-        change = Change(
-            pos=pos, before=before, after=dict(after), log_id=log_id, event_id=event, who=who
+        log_id, event = self._journal(pos, after, annotator=who)
+        values = dict(after)
+        if any(k in LABEL_FIELDS for k in after):
+            labelled = any(
+                not is_missing(after[k] if k in after else self._get(pos, k)) for k in LABEL_FIELDS
+            )
+            values["annotator"] = who if labelled else None
+            values["labelled_at"] = _now() if labelled else None
+        return self._write(
+            pos, values, fields=after, log_id=log_id, event_id=event, who=who,
+            journaled=log_id is not None,
         )
-        self.undo_stack.append(change)
-        self._count(pos, was, who, +1)
-        return change
 
-    def _raw(self, pos: int, col: str) -> Any:
-        v = self._get(pos, col)
-        if is_missing(v):
-            return None
-        if col == "rating":
-            return int(v)
-        return v
+    def advances(self, change: Change) -> bool:
+        """Whether the widget moves on to the next row after ``change`` (see ``advance``)."""
+        given = {k for k, v in change.fields.items() if v is not None}
+        if self.advance == "never":
+            return False
+        if self.advance == "label":
+            return "label" in given
+        asked = ("label", "rating") if self.rating else ("label",)
+        return bool(given.intersection(asked)) and all(
+            not is_missing(self._get(change.pos, k)) for k in asked
+        )
 
-    def _count(self, pos: int, was: bool, who: str | None, sign: int) -> None:
-        now = self._is_labelled(pos)
-        if now and not was:
-            self.progress.labelled += 1
-            key = who or "(none)"
-            self.progress.per_annotator[key] = self.progress.per_annotator.get(key, 0) + 1
-        elif was and not now:
-            self.progress.labelled -= 1
-        if sign > 0 and now:
-            self.progress.session_count += 1
-
-    def undo(self) -> Change | None:
-        """Revert the last change in the store (journaled) and in the DataFrame; None if nothing."""
-        if not self.undo_stack:
-            return None
-        change = self.undo_stack[-1]
-        pos = change.pos
-        was = self._is_labelled(pos)
-        restore = {k: change.before.get(k) for k in change.after}
-        current = {k: self._raw(pos, k) for k in restore}
-        if self.store is not None and change.log_id is not None:
-            sets = {k: v for k, v in restore.items() if v is not None}
-            clears = [k for k, v in restore.items() if v is None and current.get(k) is not None]
-            if sets or clears:
-                self.store.feedback(
-                    change.log_id, **sets, annotator=change.before.get("annotator") or self.annotator,
-                    source="annotate-undo", clear=clears,
-                )
-        self.undo_stack.pop()
-        for k, v in restore.items():
-            self._set(pos, k, v)
-        self._set(pos, "annotator", change.before.get("annotator"))
-        self._set(pos, "labelled_at", change.before.get("labelled_at"))
-        now = self._is_labelled(pos)
-        if was and not now:
-            self.progress.labelled -= 1
-            key = change.who or "(none)"
-            if key in self.progress.per_annotator:
-                self.progress.per_annotator[key] -= 1
-                if self.progress.per_annotator[key] <= 0:
-                    del self.progress.per_annotator[key]
-        if self.progress.session_count > 0:
-            self.progress.session_count -= 1
-        return change
+    def _unjournal(self, change: Change) -> None:
+        if self.store is None or change.log_id is None:
+            return
+        restore = {k: change.before.get(k) for k in change.fields}
+        sets = {k: v for k, v in restore.items() if not is_missing(v)}
+        clears = [
+            k for k, v in restore.items() if is_missing(v) and not is_missing(self._get(change.pos, k))
+        ]
+        if sets or clears:
+            if "rating" in sets:
+                sets["rating"] = int(sets["rating"])
+            self.store.feedback(
+                change.log_id, **sets,
+                annotator=text_of(change.before.get("annotator")) or self.annotator,
+                source="annotate-undo", clear=clears,
+            )

@@ -1,80 +1,99 @@
 """`Annotator`: label, rate, correct and comment on completions, keyboard first, bound to a DataFrame.
 
-The widget class describes the boundary only; the logic is in `hl_notebook._rows`.
+The widget class describes the boundary only; the logic is in `annotate_session` (and what both
+widgets share in `session`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import traitlets
 
-from .._schema import DEFAULT_LABELS
-from .annotate_session import AnnotationSession, Order, index_label
-from .base import MessageWidget, esm, reject_unknown
+from .._schema import DEFAULT_LABELS, is_missing
+from .annotate_session import Advance, AnnotationSession, Order
+from .base import SessionWidget, reject_unknown, same_keywords_as
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from .._store.store import Store
+    from .session import Change
 
 __all__ = ["Annotator", "annotate"]
 
 
-class Annotator(MessageWidget):
-    """A keyboard-first labelling widget bound to a DataFrame (see `annotate`).
+class Annotator(SessionWidget):
+    """A keyboard-first labelling widget bound to a DataFrame; takes what `annotate` takes.
 
     Rows travel to the browser on request, a few at a time; every change is journaled to the
     store (when there is one) and written into ``df`` before the UI shows it as saved.
+
+    Examples
+    --------
+    >>> import pandas as pd, hl_notebook as hl
+    >>> df = pd.DataFrame({"prompt": ["2+2?"], "completion": ["4"]})
+    >>> hl.Annotator(df, labels={"good": "👍", "bad": "👎"})  # doctest: +SKIP
     """
 
-    _esm = esm("annotate.js")
-    _bundle_name = "annotate.js"
-
-    #: Labels, rating scale, editability and column names shown by the front end.
-    config = traitlets.Dict({}).tag(sync=True)
-    #: Labelled rows of the total, per annotator, this session's rate and the time left.
-    progress = traitlets.Dict({}).tag(sync=True)
     #: The preference model's refit status when ``model=`` is given (accuracy, CI, labels, fitting).
     model_status = traitlets.Dict({}).tag(sync=True)
     #: Who is labelling; written into the ``annotator`` column and the store.
     annotator = traitlets.Unicode(None, allow_none=True).tag(sync=True)
 
-    _handlers = {
-        "rows": "_on_rows",
-        "cell": "_on_cell",
-        "feedback": "_on_feedback",
-        "undo": "_on_undo",
-    }
+    _handlers = {**SessionWidget._handlers, "feedback": "_on_feedback"}
 
     def __init__(
-        self, session: AnnotationSession, *, model: Any = None, refit_every: int | None = 20
+        self,
+        df: pd.DataFrame,
+        *,
+        prompt: str = "prompt",
+        completion: str = "completion",
+        labels: Sequence[str] | Mapping[str, str] = DEFAULT_LABELS,
+        rating: int | None = None,
+        editable: bool = True,
+        annotator: str | None = None,
+        store: Store | None = None,
+        order: Order = "index",
+        model: Any = None,
+        random_state: int | None = 0,
+        refit_every: int | None = 20,
+        advance: Advance = "all",
+        **unknown: Any,
     ) -> None:
-        self.session = session
-        store = session.store
+        reject_unknown(Annotator, unknown)
+        session = AnnotationSession(
+            df, prompt=prompt, completion=completion, labels=labels, rating=rating,
+            editable=editable, annotator=annotator, store=store, order=order, model=model,
+            random_state=random_state, advance=advance,
+        )
         super().__init__(
+            session,
             annotator=session.annotator,
             config={
-                "labels": list(session.labels),
+                "widget": "annotate",
+                "labels": [
+                    {"name": n, "icon": i} for n, i in zip(session.labels, session.label_icons, strict=True)
+                ],
                 "rating": session.rating,
                 "editable": session.editable,
                 "prompt": session.prompt_col,
                 "completion": session.completion_col,
                 "order": session.order_name,
-                "rows": len(session.df),
-                "store": None if store is None else (str(store.path) if store.path else ":memory:"),
+                "advance": session.advance,
             },
-            progress=session.progress.as_dict(),
         )
         self.observe(self._sync_annotator, names="annotator")
         self.refitter = None
         if model is not None and refit_every:
             from .._learn.active import Refitter
 
-            self.refitter = Refitter(model, every=refit_every)
+            self.refitter = Refitter(model, every=refit_every, positive=session.labels[0])
             self.refitter.on_status(self._show_model_status)
             self.model_status = self.refitter.status
+
+    session: AnnotationSession
 
     def _show_model_status(self, status: dict[str, Any]) -> None:
         self.model_status = dict(status)
@@ -82,22 +101,11 @@ class Annotator(MessageWidget):
     def _sync_annotator(self, change: dict[str, Any]) -> None:
         self.session.annotator = change["new"] or None
 
-    @property
-    def df(self) -> pd.DataFrame:
-        """The DataFrame being labelled (the same object that was passed in)."""
-        return self.session.df
-
     def __repr__(self) -> str:
         p = self.session.progress
-        return f"Annotator({p.labelled}/{p.total} labelled, annotator={self.session.annotator!r})"
+        return f"Annotator({p.done}/{p.total} labelled, annotator={self.session.annotator!r})"
 
     # -- requests from the front end ------------------------------------------------------
-
-    def _on_rows(self, msg: dict[str, Any]) -> dict[str, Any]:
-        return self.session.rows(msg.get("start", 0), msg.get("count", 10), msg.get("filter"))
-
-    def _on_cell(self, msg: dict[str, Any]) -> dict[str, Any]:
-        return self.session.cell(msg.get("pos"), msg.get("field"), msg.get("offset", 0))
 
     def _on_feedback(self, msg: dict[str, Any]) -> dict[str, Any]:
         fields = msg.get("fields")
@@ -111,54 +119,23 @@ class Annotator(MessageWidget):
                 self.model_status = {**self.model_status, "error": f"{type(exc).__name__}: {exc}"}
         return self._saved(change, undone=False)
 
-    def _on_undo(self, msg: dict[str, Any]) -> dict[str, Any]:
-        change = self.session.undo()
-        if change is None:
-            return {"kind": "saved", "pos": None, "row": None, "undone": False,
-                    "progress": self.session.progress.as_dict(), "nothing": True}
-        return self._saved(change, undone=True)
+    def _event(self, change: Change, *, undone: bool) -> dict[str, Any]:
+        def value(k: str) -> Any:
+            v = change.before.get(k) if undone else change.fields[k]
+            return None if is_missing(v) else v
 
-    def _saved(self, change: Any, *, undone: bool) -> dict[str, Any]:
-        s = self.session
-        progress = s.progress.as_dict()
-        self.progress = progress
-        row = s.row(change.pos)
-        event = {
-            "index": s.df.index[change.pos],
+        return {
+            "index": self.session.df.index[change.pos],
             "pos": change.pos,
             "undone": undone,
-            **{k: (change.before.get(k) if undone else v) for k, v in change.after.items()},
-            "annotator": row["annotator"],
+            **{k: value(k) for k in change.fields},
+            "annotator": change.who,
             "log_id": change.log_id,
         }
-        return {
-            "kind": "saved",
-            "pos": change.pos,
-            "index": index_label(s.df.index[change.pos]),
-            "row": row,
-            "undone": undone,
-            "journaled": change.log_id is not None,
-            "progress": progress,
-            "_after": (lambda: self._notify(event)) if self._callbacks else None,
-        }
 
 
-def annotate(
-    df: pd.DataFrame,
-    *,
-    prompt: str = "prompt",
-    completion: str = "completion",
-    labels: Sequence[str] = DEFAULT_LABELS,
-    rating: int | None = None,
-    editable: bool = True,
-    annotator: str | None = None,
-    store: Store | None = None,
-    order: Order = "index",
-    model: Any = None,
-    random_state: int | None = 0,
-    refit_every: int | None = 20,
-    **unknown: Any,
-) -> Annotator:
+@same_keywords_as(Annotator)
+def annotate(df: pd.DataFrame, **options: Any) -> Annotator:
     """Label completions in a notebook, keyboard first; labels land in ``df`` and the store.
 
     Parameters
@@ -171,7 +148,10 @@ def annotate(
         The column names to show. The prompt may hold chat ``messages`` (a list of
         ``{"role", "content"}``), or the frame may have a ``messages`` column.
     labels
-        Up to 9 labels, bound to keys 1-9.
+        Up to 9 labels, bound to keys 1-9: names (``["up", "down"]``), or a mapping of name to
+        icon (``{"good": "👍", "bad": "👎"}``: buttons show the icon beside the name). The name
+        is what lands in ``df["label"]`` and the store, so ``hl.feedback(log_id, label="good")``
+        means the same; the default ``("👍", "👎")`` stores the emoji.
     rating
         Show 1..``rating`` stars (keys are the same 1-9 with Shift), or None for no rating.
     editable
@@ -191,11 +171,16 @@ def annotate(
         and shows its cross-validated accuracy (``widget.refitter.model`` is the latest fit).
     refit_every
         Labels between background refits when ``model`` is given; None turns refitting off.
+    advance
+        When the widget moves on to the next row: ``"all"`` (default) once the row has a label
+        and, with ``rating=N``, a rating too (so ``1`` then ``Shift+4`` both land on one row);
+        ``"label"`` after each label; ``"never"`` (move with ``j``). Press ``?`` to see it.
 
     Returns
     -------
     Annotator
         Display it (last expression of a cell). Press ``?`` in it for the keys.
+        ``hl.Annotator(df, ...)`` takes the same keywords.
 
     Examples
     --------
@@ -204,13 +189,5 @@ def annotate(
     >>> w = hl.annotate(df, annotator="ada")  # doctest: +SKIP
     >>> w  # doctest: +SKIP
     """
-    reject_unknown("annotate", unknown, [
-        "prompt", "completion", "labels", "rating", "editable", "annotator", "store", "order",
-        "model", "random_state", "refit_every",
-    ])
-    session = AnnotationSession(
-        df, prompt=prompt, completion=completion, labels=labels, rating=rating, editable=editable,
-        annotator=annotator, store=store, order=order, model=model, random_state=random_state,
-    )
-    return Annotator(session, model=model, refit_every=refit_every)
-
+    reject_unknown(annotate, options)
+    return Annotator(df, **options)

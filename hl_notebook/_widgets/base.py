@@ -1,19 +1,31 @@
-"""What the annotation and compare widgets share: loading the bundle, request/response messages,
-and callbacks whose errors reach the notebook."""
+"""What the annotation and compare widgets share: the one front-end bundle and its CSS, keyword
+checks from a signature, request/response messages, callbacks whose errors reach the notebook,
+and `SessionWidget`, the boundary over a `session.Session` (rows, cells, undo, progress)."""
 
 from __future__ import annotations
 
+import inspect
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import anywidget
 import traitlets
 
-from .._schema import HLValueError
+from .._schema import HLValueError, suggest
+from .cells import index_label
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .session import Change, Session
 
 STATIC = Path(__file__).resolve().parents[1] / "static"
+#: The one front-end bundle both widgets load (it draws the widget ``config["widget"]`` names).
+BUNDLE = "widget.js"
+#: Its style sheet, loaded by anywidget from ``_css`` (scoped under ``.hl-root``).
+STYLE = "widget.css"
 
 
 def bundle(name: str) -> Path:
@@ -27,19 +39,47 @@ def bundle(name: str) -> Path:
     return path
 
 
-def reject_unknown(function: str, unknown: dict[str, Any], allowed: list[str]) -> None:
-    """Raise a TypeError naming a misspelled keyword and the closest allowed one."""
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def same_keywords_as(cls: Callable[P, R]) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give the decorated one-call function the signature of ``cls`` (for help, IDEs, checks).
+
+    ``hl.annotate(df, ...)`` then takes exactly what ``hl.Annotator(df, ...)`` takes, with one
+    list of keywords to keep: the class's.
+    """
+
+    def give(function: Callable[..., R]) -> Callable[P, R]:
+        function.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]
+        return function  # type: ignore[return-value]
+
+    return give
+
+
+def reject_unknown(function: Callable[..., Any], given: Mapping[str, Any]) -> None:
+    """Raise a TypeError for the first keyword in ``given`` that ``function`` does not take.
+
+    The keywords it takes are read from its signature, so the check never drifts from it; the
+    message names the closest one.
+    """
+    kinds = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    allowed = [
+        p.name for p in inspect.signature(function).parameters.values()
+        if p.kind in kinds and p.name not in ("self", "df")
+    ]
+    unknown = [k for k in given if k not in allowed]
     if not unknown:
         return
-    from .._schema import suggest
-
-    name = next(iter(unknown))
+    name = unknown[0]
     close = suggest(name, allowed)
     hint = f" Did you mean {close}=?" if close else f" It takes {allowed}."
-    raise TypeError(f"{function}() got an unexpected keyword argument {name!r}.{hint}")
+    raise TypeError(
+        f"{function.__name__}() got an unexpected keyword argument {name!r}.{hint}"
+    )
 
 
-def esm(name: str) -> Path | str:
+def esm(name: str = BUNDLE) -> Path | str:
     """The bundle's path when it exists (hot reload works), else a module explaining the problem.
 
     `MessageWidget.__init__` raises the build instructions in Python before anything displays;
@@ -49,6 +89,12 @@ def esm(name: str) -> Path | str:
     if path.is_file():
         return path
     return "export default { render({ el }) { el.textContent = 'hl_notebook: front end not built'; } };"
+
+
+def css(name: str = STYLE) -> Path | str:
+    """The style sheet's path when it exists (hot reload works), else no style."""
+    path = STATIC / name
+    return path if path.is_file() else ""
 
 
 class MessageWidget(anywidget.AnyWidget):
@@ -61,7 +107,7 @@ class MessageWidget(anywidget.AnyWidget):
     #: Text of the last error raised inside a feedback callback (shown under the widget).
     callback_error = traitlets.Unicode("").tag(sync=True)
 
-    _bundle_name = "annotate.js"
+    _bundle_name = BUNDLE
 
     def __init__(self, **kwargs: Any) -> None:
         bundle(self._bundle_name)  # a clear error when the front end was never built
@@ -125,3 +171,71 @@ class MessageWidget(anywidget.AnyWidget):
                     + traceback.format_exc(limit=6)
                 )
         self.callback_error = "\n".join(errors)
+
+
+class SessionWidget(MessageWidget):
+    """The boundary over a `Session`: rows and cells on request, undo, and one progress trait.
+
+    Subclasses add the request that changes a row (``feedback`` or ``vote``) and `_event`, the
+    dict their ``on_feedback`` callbacks get.
+    """
+
+    _esm = esm()
+    _css = css()
+
+    #: What the front end draws: ``widget`` ("annotate" or "compare"), columns, rows and options.
+    config = traitlets.Dict({}).tag(sync=True)
+    #: Done rows of the total, per annotator, this session's pace and the time left.
+    progress = traitlets.Dict({}).tag(sync=True)
+
+    _handlers = {"rows": "_on_rows", "cell": "_on_cell", "undo": "_on_undo"}
+
+    def __init__(self, session: Session, *, config: Mapping[str, Any], **traits: Any) -> None:
+        self.session = session
+        store = session.store
+        super().__init__(
+            config={
+                **config,
+                "rows": len(session.df),
+                "done": session.progress.noun,
+                "store": None if store is None else (str(store.path) if store.path else ":memory:"),
+            },
+            progress=session.progress_dict(),
+            **traits,
+        )
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The DataFrame the widget writes into (the same object that was passed in)."""
+        return self.session.df
+
+    def _on_rows(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return self.session.rows(msg.get("start", 0), msg.get("count", 10), msg.get("filter"))
+
+    def _on_cell(self, msg: dict[str, Any]) -> dict[str, Any]:
+        return self.session.cell(msg.get("pos"), msg.get("field"), msg.get("offset", 0))
+
+    def _on_undo(self, msg: dict[str, Any]) -> dict[str, Any]:
+        change = self.session.undo()
+        if change is None:
+            return {"kind": "saved", "pos": None, "row": None, "undone": False, "nothing": True}
+        return self._saved(change, undone=True)
+
+    def _event(self, change: Change, *, undone: bool) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _saved(self, change: Change, *, undone: bool) -> dict[str, Any]:
+        """The reply to a change; the progress travels once, as the trait, before it."""
+        s = self.session
+        self.progress = s.progress_dict()
+        event = self._event(change, undone=undone)
+        return {
+            "kind": "saved",
+            "pos": change.pos,
+            "index": index_label(s.df.index[change.pos]),
+            "row": s.row(change.pos),
+            "undone": undone,
+            "journaled": change.journaled,
+            "advance": not undone and s.advances(change),
+            "_after": (lambda: self._notify(event)) if self._callbacks else None,
+        }

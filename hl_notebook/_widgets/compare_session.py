@@ -15,16 +15,14 @@ both logs so the journal alone can rebuild the preference pairs. Undo clears tho
 from __future__ import annotations
 
 import datetime as _dt
-import numbers
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .._schema import PREFERRED_VALUES, HLValueError, check_columns, describe, is_missing
-from .annotate_session import ViewCache
-from .cells import clip, ensure_column, index_label, messages_of, text_of
+from .cells import clip, index_label, messages_of, text_of
+from .session import NOBODY, Change, Session, check_frame
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,40 +33,28 @@ SCREEN_VOTES: tuple[str, ...] = ("left", "right", "tie", "both_bad")
 COMPARE_COLUMNS: tuple[str, ...] = ("preferred", "shown_left", "annotator", "judged_at")
 
 
-@dataclass
-class Vote:
-    pos: int
-    before: dict[str, Any]
-    preferred: str | None
-    journaled: bool
+class CompareSession(Session):
+    """The state behind a `Comparer`: which side each completion is on, votes, and the journal.
 
-
-class CompareSession:
-    """The state behind a `Comparer`."""
+    Takes the keywords of `hl_notebook.compare`, which holds their defaults.
+    """
 
     def __init__(
         self,
         df: pd.DataFrame,
         *,
-        a: str = "completion_a",
-        b: str = "completion_b",
-        prompt: str = "prompt",
-        annotator: str | None = None,
-        store: Store | None = None,
-        random_state: int | None = 0,
+        a: str,
+        b: str,
+        prompt: str,
+        annotator: str | None,
+        store: Store | None,
+        random_state: int | None,
     ) -> None:
-        import pandas as pd
-
-        if not isinstance(df, pd.DataFrame):
-            raise HLValueError(f"compare() takes a pandas DataFrame; got {describe(df)}.")
+        check_frame(df, "compare")
         check_columns(df.columns, [(prompt, "prompt"), (a, "a"), (b, "b")])
         if a == b:
             raise HLValueError(f"a and b name the same column {a!r}; pass two different columns.")
-        if annotator is not None and not isinstance(annotator, str):
-            raise HLValueError(f"annotator must be a string such as 'ada'; got {describe(annotator)}.")
-        self.df = df
         self.a, self.b, self.prompt_col = a, b, prompt
-        self.annotator = annotator
         self.random_state = random_state
         self.swapped = np.random.default_rng(random_state).random(len(df)) < 0.5
         self.has_log_ids = "log_id_a" in df.columns and "log_id_b" in df.columns
@@ -76,34 +62,47 @@ class CompareSession:
             from .._store.default import default_store
 
             store = default_store()
-        self.store = store if self.has_log_ids else None
-        for name in COMPARE_COLUMNS:
-            ensure_column(df, name, "time" if name == "judged_at" else "text")
-        self._cols = {c: df.columns.get_loc(c) for c in df.columns if isinstance(c, str)}
-        self.order = np.arange(len(df), dtype=np.int64)
-        self._views = ViewCache(self.order)
-        self.undo_stack: list[Vote] = []
+        kinds = {name: "time" if name == "judged_at" else "text" for name in COMPARE_COLUMNS}
+        super().__init__(df, function="compare", columns=kinds, annotator=annotator,
+                         store=store if self.has_log_ids else None, noun="judged")
 
-    def _get(self, pos: int, col: str) -> Any:
-        return self.df.iat[pos, self._cols[col]]
+    # -- what differs from the annotator -----------------------------------------------------
 
-    def _set(self, pos: int, col: str, value: Any) -> None:
-        import pandas as pd
+    def _done_mask(self) -> np.ndarray:
+        return self.df["preferred"].notna().to_numpy(dtype=bool)
 
-        if value is None and col == "judged_at":
-            value = pd.NaT
-        self.df.iat[pos, self._cols[col]] = value
+    def _credit(self, pos: int) -> str | None:
+        if is_missing(self._get(pos, "preferred")):
+            return None
+        return text_of(self._get(pos, "annotator")) or NOBODY
+
+    def _filter(self, raw: Any) -> tuple[str, Callable[[], np.ndarray] | None]:
+        status = raw.get("status") if isinstance(raw, dict) else "all"
+        if status == "unjudged":
+            return "unjudged", lambda: ~self._done_mask()
+        return "all", None
+
+    def _cell_column(self, pos: int, field_name: Any) -> str:
+        swapped = bool(self.swapped[pos])
+        col = {
+            "prompt": self.prompt_col,
+            "left": self.b if swapped else self.a,
+            "right": self.a if swapped else self.b,
+        }.get(field_name)
+        if col is None:
+            raise HLValueError(
+                f"field must be 'prompt', 'left' or 'right'; got {describe(field_name)}."
+            )
+        return col
+
+    def progress_dict(self) -> dict[str, Any]:
+        """The progress, with the tally of outcomes (``a``, ``b``, ``tie``, ``both_bad``)."""
+        counts = self.df["preferred"].value_counts()
+        return {**super().progress_dict(), "tally": {str(k): int(v) for k, v in counts.items()}}
 
     def judged(self) -> int:
-        return int(self.df["preferred"].notna().sum())
-
-    def view(self, raw_filter: Any = None) -> np.ndarray:
-        status = raw_filter.get("status") if isinstance(raw_filter, dict) else "all"
-        if status == "unjudged":
-            return self._views.get(
-                "unjudged", lambda: self.order[self.df["preferred"].isna().to_numpy(dtype=bool)]
-            )
-        return self._views.get("all", lambda: self.order)
+        """How many pairs have a vote."""
+        return self.done
 
     def row(self, pos: int) -> dict[str, Any]:
         left, right = (self.b, self.a) if self.swapped[pos] else (self.a, self.b)
@@ -121,32 +120,7 @@ class CompareSession:
             "annotator": text_of(self._get(pos, "annotator")),
         }
 
-    def rows(self, start: Any, count: Any, raw_filter: Any = None) -> dict[str, Any]:
-        view = self.view(raw_filter)
-        total = len(view)
-        if isinstance(start, bool) or not isinstance(start, numbers.Integral):
-            raise HLValueError(f"start must be a whole number; got {describe(start)}.")
-        start = max(0, min(int(start), max(total - 1, 0)))
-        stop = min(total, start + min(int(count) if isinstance(count, int) else 10, 200))
-        return {"rows": [self.row(int(p)) for p in view[start:stop]], "total": total, "start": start}
-
-    def cell(self, pos: Any, side: Any) -> dict[str, Any]:
-        pos = self._check_pos(pos)
-        swapped = bool(self.swapped[pos])
-        col = {
-            "prompt": self.prompt_col,
-            "left": self.b if swapped else self.a,
-            "right": self.a if swapped else self.b,
-        }.get(side)
-        if col is None:
-            raise HLValueError(f"field must be 'prompt', 'left' or 'right'; got {describe(side)}.")
-        text = text_of(self._get(pos, col)) or ""
-        return {"pos": pos, "field": side, "text": text, "offset": 0, "length": len(text)}
-
-    def _check_pos(self, pos: Any) -> int:
-        if isinstance(pos, bool) or not isinstance(pos, numbers.Integral) or not 0 <= pos < len(self.df):
-            raise HLValueError(f"row position must be from 0 to {len(self.df) - 1}; got {describe(pos)}.")
-        return int(pos)
+    # -- votes ------------------------------------------------------------------------------
 
     def to_original(self, pos: int, vote: str) -> str:
         """A screen vote (left/right/tie/both_bad) as a/b/tie/both_bad."""
@@ -198,37 +172,35 @@ class CompareSession:
         self.store.feedback_many(records, source="compare")
         return True
 
-    def vote(self, pos: Any, screen_vote: Any, *, annotator: str | None = None) -> Vote:
+    def vote(self, pos: Any, screen_vote: Any, *, annotator: str | None = None) -> Change:
         """Record a judgement: journal it (when log ids exist), then write it into the frame."""
-        pos = self._check_pos(pos)
+        pos = self.check_pos(pos)
         preferred = self.to_original(pos, screen_vote)
         assert preferred in PREFERRED_VALUES
         who = annotator if annotator is not None else self.annotator
-        before = {c: self._get(pos, c) for c in COMPARE_COLUMNS}
         journaled = self._journal(pos, preferred, None)
-        self._set(pos, "preferred", preferred)
-        self._set(pos, "shown_left", "b" if self.swapped[pos] else "a")
-        self._set(pos, "annotator", who)
-        self._set(pos, "judged_at", _dt.datetime.now(_dt.timezone.utc))
-        vote = Vote(pos=pos, before=before, preferred=preferred, journaled=journaled)
-        self.undo_stack.append(vote)
-        return vote
+        values = {
+            "preferred": preferred,
+            "shown_left": "b" if self.swapped[pos] else "a",
+            "annotator": who,
+            "judged_at": _dt.datetime.now(_dt.timezone.utc),
+        }
+        return self._write(
+            pos, values, fields={"preferred": preferred}, who=who, journaled=journaled
+        )
 
-    def undo(self) -> Vote | None:
-        if not self.undo_stack:
-            return None
-        vote = self.undo_stack[-1]
-        pos = vote.pos
-        previous = text_of(vote.before.get("preferred"))
-        if vote.journaled:
-            if previous is None:
-                self._journal(pos, None, vote.preferred)
-            else:
-                self._journal(pos, previous, None)
-        self.undo_stack.pop()
-        for c, v in vote.before.items():
-            self._set(pos, c, None if is_missing(v) else v)
-        return vote
+    def advances(self, change: Change) -> bool:
+        """A vote always moves on to the next pair."""
+        return True
+
+    def _unjournal(self, change: Change) -> None:
+        if not change.journaled:
+            return
+        previous = text_of(change.before.get("preferred"))
+        if previous is None:
+            self._journal(change.pos, None, change.after["preferred"])
+        else:
+            self._journal(change.pos, previous, None)
 
 
 def pair_up(

@@ -46,9 +46,10 @@ export function annotateAction(e, ctx) {
   }
 }
 
-/** What a key does in the comparer. ctx: {overlay}. */
+/** What a key does in the comparer. ctx: {typing, overlay}. */
 export function compareAction(e, ctx = {}) {
   const key = e.key;
+  if (ctx.typing) return key === "Escape" ? { type: "blur" } : null;
   if (ctx.overlay && (key === "Escape" || key === "?")) return { type: "help" };
   if (isMod(e) || e.altKey) return null;
   switch (key) {
@@ -65,29 +66,50 @@ export function compareAction(e, ctx = {}) {
   }
 }
 
-export const ANNOTATE_HELP = [
-  ["j / ↓ / →", "next item"],
-  ["k / ↑ / ←", "previous item"],
-  ["1 – 9", "choose a label (saved at once; again to clear)"],
-  ["Shift + 1 – 9", "star rating (when rating=N)"],
-  ["e", "edit the completion (correction)"],
-  ["Ctrl/⌘ + Enter", "save the correction"],
-  ["Esc", "cancel the edit / close"],
-  ["c", "comment (Enter saves)"],
-  ["u", "undo the last change"],
-  ["s", "skip (next, unlabelled)"],
-  ["/", "search / filter"],
-  ["?", "show or hide this help"],
-];
+/** When the annotator moves on to the next row, in words (for the help and the docs). */
+export function advanceText(advance, rating) {
+  if (advance === "never") return "It stays on the row after a change: press j for the next one (advance='never').";
+  if (advance === "label") {
+    return rating
+      ? "It moves to the next row after a label; a star rating stays on the row (advance='label')."
+      : "It moves to the next row after a label (advance='label').";
+  }
+  return rating
+    ? "It moves to the next row once the row has both a label and a rating, in either order (advance='all')."
+    : "It moves to the next row after a label (advance='all').";
+}
 
-export const COMPARE_HELP = [
-  ["← / 1", "left is better"],
-  ["→ / 2", "right is better"],
-  ["=", "tie"],
-  ["x", "both bad"],
-  ["j / ↓", "next pair"],
-  ["k / ↑", "previous pair"],
-  ["u", "undo the last vote"],
-  ["s", "skip"],
-  ["?", "show or hide this help"],
-];
+/** The annotator's key map for `?`: {rows, note}. cfg is the widget's config. */
+export function annotateHelp(cfg = {}) {
+  const rows = [
+    ["j / ↓ / →", "next item"],
+    ["k / ↑ / ←", "previous item"],
+    ["1 – 9", "choose a label (saved at once; again to clear)"],
+  ];
+  if (cfg.rating) rows.push([`Shift + 1 – ${Math.min(cfg.rating, 9)}`, "star rating (saved at once)"]);
+  if (cfg.editable !== false) rows.push(["e", "edit the completion (correction)"], ["Ctrl/⌘ + Enter", "save the correction"]);
+  rows.push(
+    ["Esc", "cancel the edit / close"],
+    ["c", "comment (Enter saves)"],
+    ["u", "undo the last change"],
+    ["s", "skip (next, unlabelled)"],
+    ["/", "search / filter"],
+    ["?", "show or hide this help"],
+  );
+  return { rows, note: advanceText(cfg.advance || "all", cfg.rating) };
+}
+
+export const COMPARE_HELP = {
+  rows: [
+    ["← / 1", "left is better"],
+    ["→ / 2", "right is better"],
+    ["=", "tie"],
+    ["x", "both bad"],
+    ["j / ↓", "next pair"],
+    ["k / ↑", "previous pair"],
+    ["u", "undo the last vote"],
+    ["s", "skip"],
+    ["?", "show or hide this help"],
+  ],
+  note: "A vote is saved at once and moves to the next pair.",
+};

@@ -1,4 +1,6 @@
 // DOM helpers shared by both widgets. Text goes in with textContent; markdown through sanitize.js.
+// Elements get no listeners here (but "show more", which lives and dies with its cell): the
+// widgets handle clicks in one delegated handler on their root, removed on cleanup.
 import { renderMarkdown } from "./sanitize.js";
 
 export function h(tag, attrs = {}, ...children) {
@@ -7,7 +9,6 @@ export function h(tag, attrs = {}, ...children) {
     if (v === null || v === undefined || v === false) continue;
     if (k === "class") el.className = v;
     else if (k === "text") el.textContent = v;
-    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
   for (const c of children.flat()) {
@@ -96,14 +97,17 @@ export function promptBlock(row, { more, open = true } = {}) {
   return det;
 }
 
-export function helpOverlay(title, rows, onClose) {
+/** The key map as a dialog: rows of [keys, what they do], and a note under them. Its close
+ * button carries data-action="help", so the widget's one click handler closes it. */
+export function helpOverlay(title, { rows, note }) {
   const table = h("table", { class: "hl-help-table" });
   for (const [k, v] of rows) table.append(h("tr", {}, h("td", {}, h("kbd", { text: k })), h("td", { text: v })));
   return h("div", { class: "hl-overlay", role: "dialog", "aria-label": title },
     h("div", { class: "hl-help" },
       h("div", { class: "hl-help-head" }, h("strong", { text: title }),
-        h("button", { type: "button", class: "hl-close", text: "×", "aria-label": "close", onclick: onClose })),
-      table));
+        h("button", { type: "button", class: "hl-close", text: "×", "aria-label": "close", "data-action": "help" })),
+      table,
+      note ? h("p", { class: "hl-help-note", text: note }) : null));
 }
 
 export function formatEta(seconds) {

@@ -1,19 +1,21 @@
 // Markdown → sanitized DOM. LLM output is hostile input: no script, event handler, javascript:
-// URL, style, frame, form or remote resource (img/src/srcset/CSS url()) survives.
+// URL, style, frame, form or remote resource (img/src/srcset/CSS url()) survives. Nor do our own
+// class names: `class` stays only as `language-*` on <code> (code highlighting), so a completion
+// cannot draw a fake "saved" badge, a fake dialog or anything else styled like the widget itself.
 import { Marked } from "marked";
 import createDOMPurify from "dompurify";
 
 const escapeHtml = (s) =>
   String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 
-// Images never load: they render as a text placeholder naming the address.
+// Images never load: they render as a text placeholder naming the address (no class: see above).
 const marked = new Marked({
   gfm: true,
   breaks: false,
   async: false,
   renderer: {
     image({ href, text }) {
-      return `<span class="hl-img" title="remote image not loaded">[image: ${escapeHtml(text || "")}${href ? ` — ${escapeHtml(href)}` : ""}]</span>`;
+      return `<em title="remote image not loaded">[image: ${escapeHtml(text || "")}${href ? ` — ${escapeHtml(href)}` : ""}]</em>`;
     },
   },
 });
@@ -30,12 +32,27 @@ export const FORBID_ATTR = [
   "profile", "classid", "archive", "autofocus", "id", "name", "form",
 ];
 const SAFE_HREF = /^(?:https?:|mailto:|#)/i;
+const LANGUAGE_CLASS = /^language-[\w+#.-]{1,40}$/;
+
+/** The class a sanitized element may keep: `language-*` on <code>, nothing anywhere else. */
+export function keptClass(tag, value) {
+  if (tag !== "code") return null;
+  const kept = String(value).split(/\s+/).filter((c) => LANGUAGE_CLASS.test(c));
+  return kept.length ? kept.join(" ") : null;
+}
+const limitClass = (node) => {
+  if (!node.hasAttribute || !node.hasAttribute("class")) return;
+  const kept = keptClass(node.tagName.toLowerCase(), node.getAttribute("class"));
+  if (kept === null) node.removeAttribute("class");
+  else node.setAttribute("class", kept);
+};
 
 let purifier = null;
 function purify() {
   if (purifier) return purifier;
   purifier = createDOMPurify(window);
   purifier.addHook("afterSanitizeAttributes", (node) => {
+    limitClass(node);
     if (node.tagName === "A") {
       const href = node.getAttribute("href");
       if (href !== null && !SAFE_HREF.test(href.trim())) node.removeAttribute("href");
@@ -77,10 +94,10 @@ export function allowlist(html) {
       }
       for (const attr of Array.from(node.attributes)) {
         const name = attr.name.toLowerCase();
-        const ok = ALLOWED_ATTRS.has(name) && (name !== "href" || (tag === "a" && SAFE_HREF.test(attr.value.trim())))
-          && (name !== "class" || /^[\w -]*$/.test(attr.value));
+        const ok = ALLOWED_ATTRS.has(name) && (name !== "href" || (tag === "a" && SAFE_HREF.test(attr.value.trim())));
         if (!ok) node.removeAttribute(attr.name);
       }
+      limitClass(node);
       if (tag === "a") { node.setAttribute("target", "_blank"); node.setAttribute("rel", "noopener noreferrer nofollow"); }
       walk(node);
     }

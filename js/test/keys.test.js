@@ -1,5 +1,5 @@
 import { describe, it, expect } from "vitest";
-import { annotateAction, compareAction } from "../src/keys.js";
+import { annotateAction, compareAction, annotateHelp, advanceText, COMPARE_HELP } from "../src/keys.js";
 
 const ctx = { labels: ["👍", "👎"], rating: 5, editing: false, typing: false, overlay: false, editable: true };
 const k = (key, extra = {}) => ({ key, code: extra.code || "", ctrlKey: false, metaKey: false, altKey: false, shiftKey: false, ...extra });
@@ -47,5 +47,27 @@ describe("comparer keyboard map", () => {
     expect(compareAction(k("="))).toEqual({ type: "vote", value: "tie" });
     expect(compareAction(k("x"))).toEqual({ type: "vote", value: "both_bad" });
     expect(compareAction(k("u")).type).toBe("undo");
+  });
+});
+
+describe("the help says when the widget moves on", () => {
+  it("names each advance setting", () => {
+    expect(advanceText("all", 5)).toContain("both a label and a rating");
+    expect(advanceText("all", null)).toContain("after a label");
+    expect(advanceText("label", 5)).toContain("a star rating stays on the row");
+    expect(advanceText("never", 5)).toContain("stays on the row");
+  });
+  it("lists the rating and edit keys only when the widget has them", () => {
+    const plain = annotateHelp({ rating: null, editable: false, advance: "all" });
+    expect(plain.rows.map(([k]) => k)).not.toContain("e");
+    expect(plain.rows.some(([k]) => k.startsWith("Shift"))).toBe(false);
+    const full = annotateHelp({ rating: 5, editable: true, advance: "never" });
+    expect(full.rows.map(([k]) => k)).toContain("Shift + 1 – 5");
+    expect(full.note).toContain("advance='never'");
+    expect(COMPARE_HELP.note).toContain("moves to the next pair");
+  });
+  it("lets typing through in the comparer's filter", () => {
+    expect(compareAction(k("x"), { typing: true })).toBeNull();
+    expect(compareAction(k("Escape"), { typing: true })).toEqual({ type: "blur" });
   });
 });

@@ -1,6 +1,6 @@
 // @vitest-environment jsdom
 import { describe, it, expect } from "vitest";
-import { markdownToHtml } from "../src/sanitize.js";
+import { markdownToHtml, keptClass } from "../src/sanitize.js";
 
 const PAYLOADS = [
   "<script>window.__pwned=1</script>",
@@ -51,6 +51,34 @@ describe("markdown sanitizer", () => {
     expect(html).toContain('href="https://example.org/a"');
     expect(html).toContain('rel="noopener noreferrer nofollow"');
     expect(html).toContain('target="_blank"');
+  });
+  it.each([
+    '<span class="hl-badge hl-saved">✓ saved to store</span>',
+    '<div class="hl-overlay"><div class="hl-help"><strong>Keyboard shortcuts</strong></div></div>',
+    '<div class="hl-root hl-annotate" tabindex="0">nested widget</div>',
+    '<code class="language-js hl-overlay">x</code>',
+    '<pre class="hl-error">Not saved</pre>',
+    '<p class=" hl-notice ">✓ row 0 saved to the store</p>',
+    '<span CLASS="hl-saved">x</span>',
+    '<code class="hl-badge">✓ saved</code>',
+  ])("keeps no class of ours from %s", (payload) => {
+    const tpl = document.createElement("template");
+    tpl.innerHTML = markdownToHtml(payload);
+    for (const n of tpl.content.querySelectorAll("*")) {
+      const cls = n.getAttribute("class");
+      if (cls === null) continue;
+      expect(n.tagName).toBe("CODE");
+      expect(cls).toMatch(/^(language-[\w+#.-]+ ?)+$/);
+    }
+    expect(tpl.content.querySelector("[class*='hl-']")).toBeNull();
+    expect(tpl.content.querySelector("[tabindex], [role]")).toBeNull();
+    expect(tpl.content.textContent.length).toBeGreaterThan(0); // the text itself still shows
+  });
+  it("keeps language-* on code for highlighting, and only there", () => {
+    expect(markdownToHtml("```python\nprint(1)\n```")).toContain('<code class="language-python">');
+    expect(keptClass("code", "language-js hl-badge")).toBe("language-js");
+    expect(keptClass("code", "hl-badge")).toBeNull();
+    expect(keptClass("span", "language-js")).toBeNull();
   });
   it("shows images as text, never loads them", () => {
     const html = markdownToHtml("![a cat](http://127.0.0.1:9/cat.png)");
