@@ -546,3 +546,18 @@ def test_the_cli_prints_only_through_its_escaping_output():
         if re.search(r"\bprint\(|sys\.std(out|err)\.write\(", line)
     ]
     assert not offenders
+
+
+def test_a_warning_from_a_command_is_one_escaped_line(capsys):
+    import argparse
+    import warnings
+
+    from hl_notebook._cli.main import _run
+
+    def command(args):
+        warnings.warn(f"{HOSTILE['clear']}/mnt/share/s.sqlite: SQLite refused WAL mode", UserWarning, stacklevel=1)
+        return 0
+
+    assert _run(argparse.Namespace(func=command), "hl-notebook stats") == 0
+    err = capsys.readouterr().err
+    assert err == "hl-notebook stats: warning: \\x1b[2J\\x1b[H/mnt/share/s.sqlite: SQLite refused WAL mode\n"

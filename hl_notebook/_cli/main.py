@@ -94,11 +94,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, command: str) -> int:
+    import warnings
+
     from .._schema import HLValueError
     from .._store.store import StoreError
 
+    def show_warning(message: Any, category: Any, *rest: Any, **kwargs: Any) -> None:
+        warn(f"{command}: warning: {message}")
+
     try:
-        return int(args.func(args) or 0)
+        with warnings.catch_warnings():
+            warnings.showwarning = show_warning  # one escaped line, not Python's source excerpt
+            return int(args.func(args) or 0)
     except CLIError as exc:
         warn(f"{command}: error: {exc}")
         return exc.code
