@@ -561,3 +561,12 @@ def test_a_warning_from_a_command_is_one_escaped_line(capsys):
     assert _run(argparse.Namespace(func=command), "hl-notebook stats") == 0
     err = capsys.readouterr().err
     assert err == "hl-notebook stats: warning: \\x1b[2J\\x1b[H/mnt/share/s.sqlite: SQLite refused WAL mode\n"
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="/dev/full is a Linux device")
+def test_a_full_disk_is_one_line_not_a_traceback(filled):
+    with open("/dev/full", "wb") as full:
+        out = subprocess.run([*CLI, "stats", "--store", str(filled)], stdout=full, stderr=subprocess.PIPE,
+                             timeout=120)
+    assert out.returncode == 1
+    assert out.stderr.decode().strip() == "hl-notebook stats: error: No space left on device."

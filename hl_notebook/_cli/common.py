@@ -26,12 +26,11 @@ class CLIError(Exception):
 
 
 def describe_os_error(exc: OSError) -> str:
-    """``cannot open 'x.jsonl': Permission denied.``: what failed, on which file, in the OS's words."""
-    name = exc.filename if exc.filename is not None else None
+    """``cannot use 'x.jsonl': Permission denied.``: the file and the OS's reason, in one line."""
     reason = exc.strerror or str(exc)
-    if name is None:
+    if exc.filename is None:  # e.g. stdout on a full disk
         return f"{reason}."
-    return f"cannot use {os.fsdecode(name)!r}: {reason}."
+    return f"cannot use {os.fsdecode(exc.filename)!r}: {reason}."
 
 
 def input_file(path: str, *, what: str = "file", option: str | None = None) -> Path:
