@@ -3,37 +3,76 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
-from .common import CLIError, existing_store, open_store, store_argument
+from .common import CLIError, existing_store, input_file, open_store, store_argument
 from .formats import EXPORT_FORMATS
-from .output import table
+from .output import definitions, escape, say, table, warn
 
 # -- export ---------------------------------------------------------------------------------
 
 
 def add_export(subparsers: Any) -> None:
-    formats = "\n".join(f"  {name:<9} {spec.help}" for name, spec in EXPORT_FORMATS.items())
+    formats = definitions((name, spec.help) for name, spec in EXPORT_FORMATS.items())
     p = subparsers.add_parser(
         "export",
         help="write every log and its latest feedback to a file or stdout",
         description=(
-            "Write one row per log with its latest feedback (the columns of store.to_pandas()).\n"
-            f"Formats:\n{formats}"
+            "Write one row per log with its latest feedback (the columns of store.to_pandas()),\n"
+            f"or fine-tuning examples made from them. Formats:\n{formats}"
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     store_argument(p)
-    p.add_argument("--format", "-f", required=True, choices=sorted(EXPORT_FORMATS), metavar="FORMAT",
+    p.add_argument("--format", "-f", required=True, choices=list(EXPORT_FORMATS), metavar="FORMAT",
                    help=f"one of {', '.join(EXPORT_FORMATS)}")
     p.add_argument("--labelled-only", action="store_true",
                    help="only logs with feedback (a label, rating, correction or comment)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout")
     p.set_defaults(func=_run_export)
+
+
+class _TerminalSink(io.RawIOBase):
+    """A binary stream that shows UTF-8 text on a terminal with control characters escaped.
+
+    The export formats write bytes; on a terminal those bytes are display, so an ESC in a
+    completion must not reach it. Line ends (``\\n``, CSV's ``\\r\\n``) stay line ends.
+    """
+
+    def __init__(self, out: IO[str]) -> None:
+        super().__init__()
+        self._out = out
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+        self._cr = False  # the last chunk ended in a carriage return: maybe half of CR LF
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        self._show(self._decoder.decode(bytes(data)))
+        return len(data)
+
+    def _show(self, text: str) -> None:
+        if self._cr:
+            text = "\r" + text
+            self._cr = False
+        if text.endswith("\r"):
+            text, self._cr = text[:-1], True
+        self._out.write(escape(text.replace("\r\n", "\n")))
+
+    def close(self) -> None:
+        if not self.closed:
+            self._show(self._decoder.decode(b"", final=True))
+            if self._cr:
+                self._out.write(escape("\r"))
+                self._cr = False
+            self._out.flush()
+        super().close()
 
 
 def _run_export(args: argparse.Namespace) -> int:
@@ -43,28 +82,43 @@ def _run_export(args: argparse.Namespace) -> int:
             f"{args.format} is a binary format and stdout is a terminal; pass -o FILE or "
             "redirect stdout to a file."
         )
+    target = None
+    if args.output is not None:
+        target = Path(args.output).expanduser()
+        if target.is_dir():
+            raise CLIError(f"-o {args.output!r} is a directory; pass a file name, e.g. "
+                           f"{str(target / ('feedback' + spec.suffix))!r}.")
+        if not target.parent.is_dir():
+            raise CLIError(f"cannot write {args.output!r}: its folder does not exist.")
     store = existing_store(args.store)
     try:
         frame = store.to_pandas(labelled_only=args.labelled_only)
     finally:
         store.close()
-    if args.output is None:
-        out = sys.stdout.buffer
-        spec.write(frame, out)
-        out.flush()
+    if target is None:
+        if sys.stdout.isatty():
+            sys.stdout.flush()
+            with _TerminalSink(sys.stdout) as sink:
+                written = spec.write(frame, sink)
+        else:
+            written = spec.write(frame, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        where = "stdout"
     else:
-        target = Path(args.output)
         partial = target.with_name(target.name + ".partial")
         try:
             with open(partial, "wb") as fh:
-                spec.write(frame, fh)
+                written = spec.write(frame, fh)
             os.replace(partial, target)
-        except FileNotFoundError:
-            raise CLIError(f"cannot write {args.output!r}: its folder does not exist.") from None
         except OSError as exc:
-            partial.unlink(missing_ok=True)
             raise CLIError(f"cannot write {args.output!r}: {exc.strerror or exc}.") from None
-        print(f"exported {len(frame)} logs to {target}", file=sys.stderr)
+        finally:
+            partial.unlink(missing_ok=True)
+        where = str(args.output)
+    if written.report is not None:
+        warn(repr(written.report).replace(str(written.report.path), where))
+    source = f" (from {len(frame)} logs)" if written.unit != "logs" else ""
+    warn(f"exported {written.count} {written.unit}{source} to {where}")
     return 0
 
 
@@ -85,7 +139,6 @@ def add_import(subparsers: Any) -> None:
             "skipped; good ones are written. Records whose log_id is already stored are left alone,\n"
             "so importing the same file twice is harmless. Exit code 1 when anything was rejected."
         ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("file", metavar="FILE", help="the file to import ('-' reads stdin; then pass --format)")
     store_argument(p)
@@ -106,8 +159,13 @@ def _run_import(args: argparse.Namespace) -> int:
             raise CLIError("reading stdin needs --format jsonl|csv|parquet.")
         stream = sys.stdin.buffer
     else:
-        if not Path(args.file).exists():
-            raise CLIError(f"{args.file!r} does not exist; check the path.")
+        input_file(args.file, what="JSONL, CSV or Parquet file")
+        if args.format is None and _looks_like_sqlite(args.file):
+            raise CLIError(
+                f"{args.file!r} is an SQLite file (a store?); import reads JSONL, CSV or Parquet. "
+                f"To copy a store, run: hl-notebook export --store {args.file} --format jsonl "
+                "-o logs.jsonl, then import logs.jsonl."
+            )
         stream = None
     store = open_store(args.store)
     try:
@@ -120,18 +178,22 @@ def _run_import(args: argparse.Namespace) -> int:
     for where, message in result.rejected[: max(args.max_errors, 0)]:
         if "not in the label vocabulary" in message:
             message += " Here: pass --add-label LABEL to allow it."
-        print(f"{name}: {where}: {message}", file=sys.stderr)
+        warn(f"{name}: {where}: {message}")
     hidden = len(result.rejected) - max(args.max_errors, 0)
     if hidden > 0:
-        print(f"{name}: ... and {hidden} more rejected records", file=sys.stderr)
+        warn(f"{name}: ... and {hidden} more rejected records")
     if result.rejected:
-        print(
+        warn(
             f"{name}: fix or remove the rejected records and import the file again; records "
-            "whose log_id is already in the store are skipped.",
-            file=sys.stderr,
+            "whose log_id is already in the store are skipped."
         )
-    print(f"{result.summary()} ({name} -> {args.store})")
+    say(f"{result.summary()} ({name} -> {args.store})")
     return 1 if result.rejected else 0
+
+
+def _looks_like_sqlite(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(16) == b"SQLite format 3\x00"
 
 
 # -- stats ----------------------------------------------------------------------------------
@@ -146,6 +208,7 @@ def add_stats(subparsers: Any) -> None:
     store_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
     p.set_defaults(func=_run_stats)
+
 
 def _run_stats(args: argparse.Namespace) -> int:
     from .._store.files import annotator_counts, group_counts
@@ -173,7 +236,7 @@ def _run_stats(args: argparse.Namespace) -> int:
             **{c: [{c: v, "logs": n} for v, n in rows] for c, rows in groups.items()},
             "annotator": [{"annotator": a, "events": e, "logs": n} for a, e, n in annotators],
         }
-        print(json.dumps(out, ensure_ascii=False, indent=2))
+        say(safe_json(out))
         return 0
     pct = f" ({labelled / total:.0%})" if total else ""
     parts = [
@@ -183,5 +246,14 @@ def _run_stats(args: argparse.Namespace) -> int:
         table("by prompt_version", ["prompt_version", "logs"], groups["prompt_version"]),
         table("by annotator (all events)", ["annotator", "events", "logs"], annotators),
     ]
-    print("\n\n".join(parts))
+    say("\n\n".join(parts))
     return 0
+
+
+def safe_json(value: Any) -> str:
+    """JSON text with every character that could drive a terminal written as a ``\\u`` escape.
+
+    The same JSON value as ``json.dumps(value, ensure_ascii=False)``: parsers read it back exact.
+    """
+    text = json.dumps(value, ensure_ascii=False, indent=2)
+    return "".join(f"\\u{ord(c):04x}" if c != "\n" and escape(c) != c else c for c in text)
