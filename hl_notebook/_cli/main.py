@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from .._schema import HLValueError
-from . import demo, finetune_commands, store_commands
+from . import demo, finetune_commands, serve_command, store_commands
 from .common import PROG, CLIError
 
 #: The subcommands, in the order ``--help`` lists them.
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     store_commands.add_export, store_commands.add_import, store_commands.add_stats, demo.add_demo,
     finetune_commands.add_validate, finetune_commands.add_finetune, finetune_commands.add_jobs,
+    serve_command.add_serve,
 ]
 
 

@@ -9,7 +9,9 @@ What a model can be (`resolve_model`):
 - A Hugging Face causal-LM folder (``config.json``, ``*.safetensors`` or ``pytorch_model*.bin``
   weights, tokenizer files), e.g. one written by ``save_pretrained``.
 - A LoRA (PEFT) adapter folder (``adapter_config.json`` and the adapter weights): loaded on its base
-  model, which its ``adapter_config.json`` names (a known name or a folder), or which the caller gives.
+  model, which its ``adapter_config.json`` names (a known name, a folder, or the cache folder a
+  known model was converted into, recognised by its name even on another machine), or which the
+  caller gives.
 
 `load_model` returns ``(model, tokenizer)`` on CUDA in bfloat16 when there is a GPU, else on the CPU
 in float32. Everything loads with ``local_files_only=True``.
@@ -199,6 +201,19 @@ def _lookup_known(text: str) -> KnownModel | None:
     return None
 
 
+def _converted_known(path: Path) -> KnownModel | None:
+    """The known model a converted folder (``<cache>/models/smollm2-0.1.2``) holds, if it is one.
+
+    Adapters trained on a known model name that folder as their base; it is recognised by its name
+    even where it does not exist (an adapter made on another machine, or a cleared cache)."""
+    for known in KNOWN_MODELS.values():
+        prefix = f"{known.name}-"
+        if path.name.startswith(prefix) and path.parent.name == "models" and (
+                not path.exists() or (path / _COMPLETE).is_file()):
+            return known
+    return None
+
+
 def _has_weights(folder: Path) -> bool:
     return any(folder.glob("*.safetensors")) or any(folder.glob("pytorch_model*.bin")) or any(
         folder.glob("*.safetensors.index.json"))
@@ -280,10 +295,13 @@ def resolve_model(name_or_path: str | os.PathLike[str] | ModelSpec, *,
         if not isinstance(text, str) or not text.strip():
             raise LocalModelError(f"model must be a known name or a folder; got {text!r}. Known names: "
                                   f"{', '.join(repr(k) for k in KNOWN_MODELS)}.")
-        known = _lookup_known(text)
         path = Path(text).expanduser()
+        known = _lookup_known(text)
+        converted = _converted_known(path)
         if known is not None and ("/" not in text or not path.is_dir()):
             spec = _known_spec(known)  # a known name wins over a folder of that name here ("./x" not)
+        elif converted is not None:  # the cache folder a known model was converted into
+            spec = _known_spec(converted)
         elif path.is_dir():
             spec = _folder_spec(path)
         elif path.exists():
@@ -438,7 +456,6 @@ def base_folder(spec: ModelSpec | str | os.PathLike[str]) -> Path:
             model.hf_quantizer = None
             if hasattr(model.config, "quantization_config"):
                 del model.config.quantization_config
-            _set_name(model, spec)
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
         del model
@@ -484,14 +501,6 @@ def pick_device(device: str | torch.device | None = None) -> tuple[torch.device,
     if dev.type == "cuda":
         return dev, torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return dev, torch.float32
-
-
-def _set_name(model: Any, spec: ModelSpec) -> None:
-    # PEFT writes this into adapter_config.json's base_model_name_or_path: a known name keeps
-    # adapters trained on it loadable wherever the wheel is installed, whatever the cache path.
-    if spec.known is not None:
-        model.config._name_or_path = spec.known.name
-        model.name_or_path = spec.known.name
 
 
 def load_tokenizer(spec: ModelSpec | str | os.PathLike[str]) -> Any:
@@ -546,8 +555,8 @@ def load_model(spec: ModelSpec | str | os.PathLike[str], *, device: str | torch.
     Examples
     --------
     >>> model, tokenizer = load_model("smollm2", device="cpu")  # doctest: +SKIP
-    >>> model.name_or_path  # doctest: +SKIP
-    'smollm2'
+    >>> model.name_or_path  # the converted folder, which PEFT records as an adapter's base  # doctest: +SKIP
+    '/home/me/.cache/hl_notebook/models/smollm2-0.1.2'
     """
     spec = spec if isinstance(spec, ModelSpec) else resolve_model(spec)
     require("torch", "transformers", *(["peft"] if spec.adapter is not None else []))
@@ -559,7 +568,6 @@ def load_model(spec: ModelSpec | str | os.PathLike[str], *, device: str | torch.
     with _quiet():
         model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or default_dtype,
                                                      local_files_only=True)
-    _set_name(model, spec)
     model.to(dev)
     if spec.adapter is not None:
         from peft import PeftModel
