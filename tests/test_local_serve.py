@@ -185,6 +185,28 @@ def test_concurrent_requests_are_batched_and_match_their_answers_alone(client, s
     assert [out[i] for i in range(len(prompts))] == alone  # joining a running batch changes no answer
 
 
+def test_streaming_sends_the_same_text_as_chunks_then_usage(client):
+    ask = dict(model="smollm2", messages=FRANCE, temperature=0, max_tokens=16)
+    whole = client.chat.completions.create(**ask)
+    text = whole.choices[0].message.content
+    chunks = list(client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **ask))
+    assert all(c.object == "chat.completion.chunk" and c.model == "smollm2" for c in chunks)
+    assert chunks[0].choices[0].delta.role == "assistant"
+    pieces = [c.choices[0].delta.content or "" for c in chunks if c.choices]
+    assert "".join(pieces) == text and sum(1 for p in pieces if p) > 2  # several pieces, same text
+    assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == whole.usage.completion_tokens
+    assert chunks[-1].usage.prompt_tokens == whole.usage.prompt_tokens
+
+    # a stop string is never streamed, even in part; n choices stream side by side
+    stopped = list(client.chat.completions.create(stream=True, stop=[" Paris"], n=2, **ask))
+    by_index = {0: "", 1: ""}
+    for c in stopped:
+        for choice in c.choices:
+            by_index[choice.index] += choice.delta.content or ""
+    assert by_index == {0: text[: text.index(" Paris")], 1: text[: text.index(" Paris")]}
+
+
 def test_models_endpoint_lists_the_served_names(client):
     ids = [m.id for m in client.models.list()]
     assert "smollm2" in ids
@@ -212,7 +234,8 @@ def test_models_endpoint_lists_the_served_names(client):
         ({"messages": [{"role": "wizard", "content": "hi"}]}, "messages[0].role"),
         ({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]},
          "messages[0].content[0]"),
-        ({"stream": True}, "stream"),
+        ({"extra_body": {"stream": "yes"}}, "stream"),
+        ({"stream_options": {"include_usage": True}}, "stream_options"),
         ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {}}}]}, "tools"),
         ({"response_format": {"type": "json_object"}}, "response_format"),
         ({"logprobs": True}, "logprobs"),

@@ -22,6 +22,7 @@ shape on some kernels).
 from __future__ import annotations
 
 import inspect
+import queue
 import secrets
 import threading
 import time
@@ -62,8 +63,11 @@ class Choice:
 class Request:
     """A prompt and its ``n`` sequences; `wait` returns the choices once all have finished."""
 
-    def __init__(self, prompt_ids: list[int], sampling: Sampling, n: int) -> None:
+    def __init__(self, prompt_ids: list[int], sampling: Sampling, n: int, *, stream: bool = False) -> None:
         self.prompt_ids = list(prompt_ids)
+        #: with ``stream``: ``(choice index, new text, finish_reason or None)`` as text becomes final
+        self.events: queue.Queue[tuple[int, str, str | None]] | None = queue.Queue() if stream else None
+        self.cancelled = False  # set by the reader (a streaming client went away): stop generating
         self.sampling = sampling
         self.n = n
         self.choices: list[Choice | None] = [None] * n
@@ -98,6 +102,7 @@ class _Seq:
     generator: Any  # torch.Generator or None (greedy)
     out_ids: list[int] = field(default_factory=list)
     text: str = ""
+    sent: int = 0  # characters of text already streamed
     last: int = -1  # the token sampled last, fed to the model next step
     finish: str | None = None
     counts: Any = None  # token counts for the penalties (a tensor), when needed
@@ -150,9 +155,10 @@ class Engine:
 
     # -- the public side ------------------------------------------------------------------
 
-    def submit(self, prompt_ids: list[int], sampling: Sampling, n: int = 1) -> Request:
-        """Queue a prompt for ``n`` sequences; returns at once (call ``.wait()`` on the result)."""
-        request = Request(prompt_ids, sampling, n)
+    def submit(self, prompt_ids: list[int], sampling: Sampling, n: int = 1, *, stream: bool = False) -> Request:
+        """Queue a prompt for ``n`` sequences; returns at once (call ``.wait()`` on the result, and
+        with ``stream`` read ``.events`` as the text grows)."""
+        request = Request(prompt_ids, sampling, n, stream=stream)
         seqs = [_Seq(request, i, self._generator(sampling, i)) for i in range(n)]
         with self._cond:
             if self._closed:
@@ -233,8 +239,27 @@ class Engine:
         return out
 
     def _accept(self, seq: _Seq, token: int) -> None:
-        """Add ``token`` to ``seq``; set ``finish`` when it ends the sequence."""
+        """Add ``token`` to ``seq``; set ``finish`` when it ends the sequence; stream new text."""
+        self._grow(seq, token)
+        events = seq.request.events
+        if events is None:
+            return
+        if seq.finish is not None:
+            end = len(seq.text)
+        else:  # hold back what may still become a stop string or a multi-byte character
+            stops = seq.request.sampling.stop
+            end = len(seq.text) - (max(map(len, stops)) - 1 if stops else 0)
+            if seq.text.endswith("\ufffd"):
+                end = min(end, len(seq.text) - 1)
+        if end > seq.sent or seq.finish is not None:
+            events.put((seq.index, seq.text[seq.sent:max(end, seq.sent)], seq.finish))
+            seq.sent = max(end, seq.sent)
+
+    def _grow(self, seq: _Seq, token: int) -> None:
         s = seq.request.sampling
+        if seq.request.cancelled:
+            seq.finish = "stop"
+            return
         if token in self.eos_ids:
             seq.finish = "stop"
             return

@@ -8,10 +8,12 @@ The request follows the OpenAI chat completions API: ``messages`` (text content,
 text parts; roles system, developer, user, assistant), ``temperature`` (0 is greedy), ``top_p``,
 ``n``, ``max_tokens`` / ``max_completion_tokens`` (default `DEFAULT_MAX_TOKENS`, within the context),
 ``stop`` (up to 4 strings; the text is cut before the first, which is not returned), ``seed``,
-``presence_penalty``, ``frequency_penalty``, ``logit_bias``. ``user``, ``metadata``, ``store``,
+``presence_penalty``, ``frequency_penalty``, ``logit_bias``, ``stream`` (server-sent events of
+``chat.completion.chunk`` objects, with ``stream_options={"include_usage": True}`` for a last usage
+chunk). ``user``, ``metadata``, ``store``,
 ``service_tier``, ``prompt_cache_key``, ``safety_identifier``, ``parallel_tool_calls``,
 ``reasoning_effort`` and ``verbosity`` are accepted and have no effect here. What cannot be honoured
-(``stream``, ``tools``, ``logprobs``, non-text ``response_format``, images, audio) is answered
+(``tools``, ``logprobs``, non-text ``response_format``, images, audio) is answered
 with a 400 naming the parameter, as is any parameter the API does not have. Errors have OpenAI's
 shape, ``{"error": {"message", "type", "param", "code"}}``; an unknown model is a 404 listing the
 served ones. ``usage`` counts real tokens: the prompt as the chat template renders it, and the
@@ -28,15 +30,17 @@ import http.server
 import json
 import math
 import os
+import queue
 import secrets
 import socketserver
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from .batching import Engine, EngineClosed, Sampling
+from .batching import Engine, EngineClosed, Request, Sampling
 from .models import ModelSpec, load_model, resolve_model
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -161,11 +165,15 @@ def _unsupported(body: dict) -> None:
     for key in body:
         if key not in _KNOWN:
             raise _bad(key, f"Unrecognized request argument supplied: {key}", "unknown_parameter")
-    if body.get("stream"):
-        raise _bad("stream", "'stream': streaming is not supported by the local server; send "
-                   "stream=false (the default) and read the whole answer.", "unsupported_value")
-    if body.get("stream_options") is not None and not body.get("stream"):
-        raise _bad("stream_options", "'stream_options' is only allowed when 'stream' is true.")
+    if body.get("stream") not in (None, True, False):
+        raise _bad("stream", f"Invalid type for 'stream': expected a boolean, but got "
+                   f"{json.dumps(body.get('stream'))[:40]}.", "invalid_type")
+    options = body.get("stream_options")
+    if options is not None:
+        if not body.get("stream"):
+            raise _bad("stream_options", "'stream_options' is only allowed when 'stream' is true.")
+        if not isinstance(options, dict) or set(options) - {"include_usage", "include_obfuscation"}:
+            raise _bad("stream_options", "Invalid 'stream_options': expected {'include_usage': bool}.")
     if body.get("logprobs"):
         raise _bad("logprobs", "'logprobs' is not supported by the local server.", "unsupported_value")
     if body.get("top_logprobs"):
@@ -362,8 +370,8 @@ class LocalServer:
             return {"models": {name: m.engine.stats() for name, m in self._models.items()}}
 
     # -- the API --
-    def chat_completion(self, body: Any) -> dict[str, Any]:
-        """Answer one ``/v1/chat/completions`` body (a parsed JSON object)."""
+    def _submit(self, body: Any) -> tuple[ServedModel, list[int], Request]:
+        """Validate a ``/v1/chat/completions`` body and queue it (APIError when it is wrong)."""
         if not isinstance(body, dict):
             raise APIError(400, "The request body must be a JSON object.", code="invalid_json")
         if "model" not in body:
@@ -394,7 +402,16 @@ class LocalServer:
         if sampling.max_tokens > room:
             sampling = Sampling(**{**sampling.__dict__, "max_tokens": room})
         try:
-            choices = served.engine.submit(prompt_ids, sampling, n).wait()
+            request = served.engine.submit(prompt_ids, sampling, n, stream=bool(body.get("stream")))
+        except EngineClosed as exc:
+            raise APIError(503, str(exc), code="server_shutting_down", kind="server_error") from None
+        return served, prompt_ids, request
+
+    def chat_completion(self, body: Any) -> dict[str, Any]:
+        """Answer one ``/v1/chat/completions`` body (a parsed JSON object, without ``stream``)."""
+        served, prompt_ids, request = self._submit(body)
+        try:
+            choices = request.wait()
         except EngineClosed as exc:
             raise APIError(503, str(exc), code="server_shutting_down", kind="server_error") from None
         completion = sum(len(c.token_ids) for c in choices)
@@ -403,15 +420,66 @@ class LocalServer:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": served.name,
-            "system_fingerprint": "fp_hl_local",
+            "system_fingerprint": FINGERPRINT,
             "choices": [
                 {"index": i, "message": {"role": "assistant", "content": c.text, "refusal": None},
                  "logprobs": None, "finish_reason": c.finish_reason}
                 for i, c in enumerate(choices)
             ],
-            "usage": {"prompt_tokens": len(prompt_ids), "completion_tokens": completion,
-                      "total_tokens": len(prompt_ids) + completion},
+            "usage": _usage(len(prompt_ids), completion),
         }
+
+    def chat_completion_chunks(self, body: Any) -> Iterator[dict[str, Any]]:
+        """The ``stream=True`` answer as ``chat.completion.chunk`` objects. Validation errors are
+        raised before the first chunk; text arrives as it becomes final (a possible stop string is
+        held back until it is ruled out), then each choice's ``finish_reason``, then the usage
+        chunk when ``stream_options={"include_usage": True}``."""
+        served, prompt_ids, request = self._submit(body)
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        head = {"id": "chatcmpl-" + secrets.token_hex(12), "object": "chat.completion.chunk",
+                "created": int(time.time()), "model": served.name, "system_fingerprint": FINGERPRINT}
+
+        def chunk(index: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
+            return {**head, "choices": [{"index": index, "delta": delta, "logprobs": None,
+                                         "finish_reason": finish}]}
+
+        try:
+            for i in range(request.n):
+                yield chunk(i, {"role": "assistant", "content": ""}, None)
+            left = request.n
+            assert request.events is not None
+            while left:
+                try:
+                    index, text, finish = request.events.get(timeout=0.5)
+                except queue.Empty:
+                    if request.error is not None:
+                        raise request.error from None
+                    continue
+                if text:
+                    yield chunk(index, {"content": text}, None)
+                if finish is not None:
+                    yield chunk(index, {}, finish)
+                    left -= 1
+            choices = request.wait()
+        finally:
+            request.cancelled = True  # the reader is gone (or done): stop generating its sequences
+        if include_usage:
+            yield {**head, "choices": [], "usage": _usage(len(prompt_ids),
+                                                           sum(len(c.token_ids) for c in choices))}
+
+
+FINGERPRINT = "fp_hl_local"
+
+
+def _usage(prompt: int, completion: int) -> dict[str, int]:
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+def _internal(exc: BaseException) -> APIError:
+    if isinstance(exc, EngineClosed):
+        return APIError(503, str(exc), code="server_shutting_down", kind="server_error")
+    return APIError(500, f"The local model failed: {type(exc).__name__}: {exc}", kind="server_error",
+                    code="internal_error")
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -435,8 +503,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except APIError as exc:
             self._send(exc.status, exc.body())
         except Exception as exc:  # a bug or an engine failure: a 500 in the API's shape, server kept up
-            self._send(500, APIError(500, f"The local model failed: {type(exc).__name__}: {exc}",
-                                     kind="server_error", code="internal_error").body())
+            self._send(500, _internal(exc).body())
 
     def _unknown_url(self) -> dict[str, Any]:
         raise APIError(404, f"Unknown request URL: {self.command} {urlsplit(self.path).path}. This local "
@@ -463,15 +530,60 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._answer(self._unknown_url)
             return
 
-        def work() -> dict[str, Any]:
+        def parse() -> Any:
             try:
-                body = json.loads(raw.decode("utf-8"))
+                return json.loads(raw.decode("utf-8"))
             except (UnicodeDecodeError, ValueError):
                 raise APIError(400, "We could not parse the JSON body of your request. The body must be "
                                "a JSON object (Content-Type: application/json).", code="invalid_json") from None
-            return owner.chat_completion(body)
 
-        self._answer(work)
+        try:
+            body = parse()
+        except APIError as exc:
+            self._send(exc.status, exc.body())
+            return
+        if isinstance(body, dict) and body.get("stream") is True:
+            self._stream(owner.chat_completion_chunks(body))
+        else:
+            self._answer(lambda: owner.chat_completion(body))
+
+    def _stream(self, chunks: Iterator[dict[str, Any]]) -> None:
+        """Server-sent events: ``data: <chunk>`` lines, then ``data: [DONE]``; errors before the
+        first chunk are a plain JSON error answer, errors after it an ``error`` event."""
+        try:
+            first = next(chunks)
+        except APIError as exc:
+            self._send(exc.status, exc.body())
+            return
+        except Exception as exc:
+            self._send(500, _internal(exc).body())
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream; charset=utf-8")
+        self.send_header("Cache-Control", "no-cache")
+        self.send_header("Connection", "close")  # the end of the stream is the end of the connection
+        self.end_headers()
+        self.close_connection = True
+
+        def write(payload: Any) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload, ensure_ascii=False)
+            self.wfile.write(f"data: {text}\n\n".encode())
+            self.wfile.flush()
+
+        try:
+            write(first)
+            try:
+                for chunk in chunks:
+                    write(chunk)
+            except Exception as exc:  # the model failed mid-stream: say so in the stream
+                error = exc if isinstance(exc, APIError) else _internal(exc)
+                write(error.body())
+                return
+            write("[DONE]")
+        except OSError:  # the client went away; the generator's cleanup stops the generation
+            pass
+        finally:
+            chunks.close()
 
 
 # -- one server per process -----------------------------------------------------------------
