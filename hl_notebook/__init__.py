@@ -39,6 +39,8 @@ _LAZY = {
     "generate": "._generate.generate",
     "PRICES": "._generate.prices",
     "set_price": "._generate.prices",
+    # -- the local model --
+    "local_client": "._local.server",
     # -- preference model, evaluation and plots --
     "evaluate": "._learn.evaluate",
     "rank_versions": "._learn.evaluate",
@@ -75,6 +77,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from ._learn.model import PreferenceModel
     from ._learn.pairs import pairs_from_feedback
     from ._learn.plots import plot_calibration, plot_improvement, plot_learning_curve
+    from ._local.server import local_client
     from ._widgets.annotator import Annotator, annotate
     from ._widgets.comparer import Comparer, compare, pair_up
 

@@ -16,6 +16,7 @@ LAYERS = {
     "_client": 1,  # the openai SDK at the edge
     "datasets": 1,  # the shipped samples
     "_store": 1,
+    "_local": 2,  # the local model and its OpenAI-compatible server (imports _schema, _client, _store)
     "_generate": 2,
     "_learn": 3,
     "_finetune": 4,
@@ -120,7 +121,8 @@ def test_there_is_no_import_cycle():
     assert not cycles, f"import cycles: {cycles}"
 
 
-@pytest.mark.parametrize("folder", ["_store", "_generate", "_learn", "_finetune", "_widgets", "_cli"])
+@pytest.mark.parametrize("folder", ["_store", "_generate", "_local", "_learn", "_finetune",
+                                    "_widgets", "_cli"])
 def test_each_subpackage_says_what_it_holds(folder):
     doc = ast.get_docstring(ast.parse((PACKAGE / folder / "__init__.py").read_text(encoding="utf-8")))
     assert doc and len(doc) > 30

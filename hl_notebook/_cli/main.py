@@ -16,7 +16,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from . import demo, finetune_commands, store_commands
+from . import demo, finetune_commands, serve_command, store_commands
 from .common import PROG, CLIError, describe_os_error
 from .output import HelpFormatter, warn
 
@@ -24,6 +24,7 @@ from .output import HelpFormatter, warn
 SUBCOMMANDS: list[Callable[[Any], None]] = [
     store_commands.add_export, store_commands.add_import, store_commands.add_stats, demo.add_demo,
     finetune_commands.add_validate, finetune_commands.add_finetune, finetune_commands.add_jobs,
+    serve_command.add_serve,
 ]
 
 
