@@ -48,6 +48,9 @@ _LAZY = {
     "plot_calibration": "._learn.plots",
     "plot_improvement": "._learn.plots",
     "plot_learning_curve": "._learn.plots",
+    "label_budget": "._learn.ppi",
+    "ppi_mean": "._learn.ppi",
+    "ppi_mean_diff": "._learn.ppi",
     "PreferenceModel": "._learn.model",
     "cross_validate": "._learn.crossval",
     "score_report": "._learn.crossval",
@@ -77,6 +80,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from ._learn.model import PreferenceModel
     from ._learn.pairs import pairs_from_feedback
     from ._learn.plots import plot_calibration, plot_improvement, plot_learning_curve
+    from ._learn.ppi import label_budget, ppi_mean, ppi_mean_diff
     from ._local.server import local_client
     from ._widgets.annotator import Annotator, annotate
     from ._widgets.comparer import Comparer, compare, pair_up
