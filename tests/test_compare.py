@@ -101,3 +101,21 @@ def test_compare_on_real_pandalm_pairs():
     wire.ask(kind="vote", pos=3, vote="right")
     assert df["preferred"].notna().sum() == 1 and df.loc[3, "preferred"] in ("a", "b")
     assert np.isin(df["shown_left"].dropna(), ["a", "b"]).all()
+
+
+def test_saved_trait_changes_once_per_vote_and_on_undo():
+    df = pairs()
+    w = hl.compare(df)
+    wire = Wire(w)
+    seen = []
+    w.observe(lambda change: seen.append(change["new"]["count"]), names="saved")
+    reply = wire.ask(kind="vote", pos=2, vote="tie")
+    last = {"index": "2", "pos": 2, "undone": False, "preferred": "tie"}
+    assert w.saved == reply["saved"] == {"count": 1, "last": last}
+    wire.ask(kind="vote", pos=2, vote="both_bad")
+    assert w.saved["last"]["preferred"] == "both_bad"
+    wire.ask(kind="vote", pos=2, vote="up")  # an error saves nothing
+    wire.ask(kind="undo")
+    assert w.saved == {"count": 3, "last": {**last, "undone": True}}  # back to the earlier tie
+    w.set_state({"saved": {"count": 0, "last": None}})  # a late front-end echo never wins
+    assert w.saved["count"] == 3 and seen == [1, 2, 3]

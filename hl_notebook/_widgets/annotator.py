@@ -131,14 +131,20 @@ class Annotator(MessageWidget):
             "annotator": row["annotator"],
             "log_id": change.log_id,
         }
+        index = index_label(s.df.index[change.pos])
+        saved = self._count_saved({
+            "index": index, "pos": int(change.pos), "fields": sorted(change.after),
+            "label": row["label"], "rating": row["rating"], "undone": undone,
+        })
         return {
             "kind": "saved",
             "pos": change.pos,
-            "index": index_label(s.df.index[change.pos]),
+            "index": index,
             "row": row,
             "undone": undone,
             "journaled": change.log_id is not None,
             "progress": progress,
+            "saved": saved,
             "_after": (lambda: self._notify(event)) if self._callbacks else None,
         }
 

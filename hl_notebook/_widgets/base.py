@@ -60,6 +60,8 @@ class MessageWidget(anywidget.AnyWidget):
 
     #: Text of the last error raised inside a feedback callback (shown under the widget).
     callback_error = traitlets.Unicode("").tag(sync=True)
+    #: Changes saved so far and the last one, ``{"count", "last"}``: changes once per save or undo.
+    saved = traitlets.Dict({"count": 0, "last": None}).tag(sync=True)
 
     _bundle_name = "annotate.js"
 
@@ -92,6 +94,17 @@ class MessageWidget(anywidget.AnyWidget):
         self.send({"kind": reply.pop("kind", kind), "id": rid, **reply})
         if after:
             after()
+
+    def _count_saved(self, last: dict[str, Any]) -> dict[str, Any]:
+        """Count one saved change (``last`` is small and JSON-safe); returns the new ``saved``."""
+        self.saved = {"count": self.saved["count"] + 1, "last": last}
+        return self.saved
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        # marimo re-runs the cells using a widget only when its front end writes a trait, so the
+        # front end writes ``saved`` back after each reply: that write is the signal, and the
+        # kernel's own count stands (a late or altered write never changes it).
+        super().set_state({k: v for k, v in sync_data.items() if k != "saved"})
 
     def on_feedback(self, callback: Callable[[dict[str, Any]], Any], *, remove: bool = False) -> None:
         """Call ``callback(event)`` after each saved change (``remove=True`` unregisters it).

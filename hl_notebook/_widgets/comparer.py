@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import traitlets
 
 from .base import MessageWidget, esm, reject_unknown
-from .cells import index_label
+from .cells import index_label, text_of
 from .compare_session import CompareSession, pair_up
 
 if TYPE_CHECKING:
@@ -84,14 +84,20 @@ class Comparer(MessageWidget):
             "undone": undone,
             "annotator": s.annotator,
         }
+        index = index_label(s.df.index[vote.pos])
+        saved = self._count_saved({
+            "index": index, "pos": int(vote.pos), "undone": undone,
+            "preferred": text_of(s.df["preferred"].iloc[vote.pos]),
+        })
         return {
             "kind": "saved",
             "pos": vote.pos,
-            "index": index_label(s.df.index[vote.pos]),
+            "index": index,
             "row": s.row(vote.pos),
             "undone": undone,
             "journaled": vote.journaled,
             "progress": self.progress,
+            "saved": saved,
             "_after": (lambda: self._notify(event)) if self._callbacks else None,
         }
 
