@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from jupyter_harness are used as arguments)
 """The widgets in marimo: ``mo.ui.anywidget(...)`` and plain display, in a real browser.
 
 One ``marimo run`` server and one page hold three widgets: an annotator and a compare widget
@@ -14,7 +13,7 @@ import json
 
 import pandas as pd
 import pytest
-from jupyter_harness import ARTIFACTS, browser, chromium_path  # noqa: F401 - fixtures
+from jupyter_harness import ARTIFACTS
 from marimo_harness import off_machine, open_app, require_marimo, start_marimo
 
 import hl_notebook as hl
