@@ -7,6 +7,10 @@ from pathlib import Path
 
 import pytest
 
+# The browser tests' session fixtures (one Jupyter server, one Chromium), defined here once: a
+# test module importing them would get its own session copy and a second Playwright would fail.
+from jupyter_harness import browser, chromium_path, jupyter  # noqa: F401
+
 ROOT = Path(__file__).resolve().parents[1]
 #: The real human-preference data beside the repository (../shared/data), or $HL_SHARED_DATA.
 SHARED_DATA = Path(os.environ.get("HL_SHARED_DATA", ROOT.parent / "shared" / "data"))

@@ -453,3 +453,39 @@ def test_both_widgets_load_one_bundle_and_its_css_by_path():
     assert a._esm == c._esm == (STATIC / "widget.js").read_text(encoding="utf-8")
     assert a._css == c._css and ".hl-root" in a._css and "<style" not in a._esm
     assert (a.config["widget"], c.config["widget"]) == ("annotate", "compare")
+
+
+def test_saved_trait_changes_once_per_saved_change_and_on_undo():
+    w = hl.annotate(frame(), rating=5)
+    wire = Wire(w)
+    seen = []
+    w.observe(lambda change: seen.append(change["new"]["count"]), names="saved")
+    assert w.saved == {"count": 0, "last": None}
+    reply = wire.ask(kind="feedback", pos=1, fields={"label": "👍"})
+    last = {"index": "1", "pos": 1, "fields": ["label"], "label": "👍", "rating": None, "undone": False}
+    assert w.saved == reply["saved"] == {"count": 1, "last": last}
+    wire.ask(kind="feedback", pos=1, fields={"rating": 4, "correction": "x" * 5000})
+    assert w.saved["last"] == {**last, "fields": ["correction", "rating"], "rating": 4}
+    assert len(json.dumps(w.saved)) < 300  # small: never the frame, never the texts
+    wire.ask(kind="rows", start=0, count=5)
+    wire.ask(kind="feedback", pos=99, fields={"label": "👍"})  # an error saves nothing
+    wire.ask(kind="undo")
+    assert w.saved["count"] == 3 and w.saved["last"]["undone"] is True
+    assert w.saved["last"]["rating"] is None and w.saved["last"]["label"] == "👍"
+    wire.ask(kind="undo")
+    assert w.saved["last"]["label"] is None
+    assert wire.ask(kind="undo").get("nothing") is True
+    assert seen == [1, 2, 3, 4]
+
+
+def test_a_front_end_write_never_changes_saved():
+    # marimo re-runs the cells using a widget only when the front end writes a trait, so the
+    # front end writes the kernel's `saved` back after each reply; a late echo must not win.
+    w = hl.annotate(frame())
+    wire = Wire(w)
+    wire.ask(kind="feedback", pos=0, fields={"label": "👍"})
+    wire.ask(kind="feedback", pos=1, fields={"label": "👎"})
+    now = dict(w.saved)
+    for stale in ({"count": 1, "last": None}, {"count": 99, "last": {"label": "x"}}, {}):
+        w.set_state({"saved": stale})  # what ipywidgets (Jupyter and marimo) calls on a write
+        assert w.saved == now

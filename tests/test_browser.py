@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (pytest fixtures imported from jupyter_harness are used as arguments)
 """End to end in a real browser: JupyterLab 4 and Notebook 7, Debian Chromium, Python Playwright.
 
 Click and type as a user does, then assert the kernel's DataFrame and the SQLite store.
@@ -11,17 +10,7 @@ import json
 import threading
 
 import pytest
-from jupyter_harness import (  # noqa: F401 - fixtures
-    ARTIFACTS,
-    browser,
-    cell_types,
-    chromium_path,
-    focused_in,
-    jupyter,
-    kernel_json,
-    open_notebook,
-    run_cell,
-)
+from jupyter_harness import ARTIFACTS, cell_types, focused_in, kernel_json, open_notebook, run_cell
 
 import hl_notebook as hl
 

@@ -125,3 +125,21 @@ def test_compare_show_more_pages_a_long_side_like_the_annotator():
     side = "left" if not w.session.swapped[0] else "right"
     got = Wire(w).ask(kind="cell", pos=0, field=side, offset=49_990)
     assert got["length"] == 50_000 and got["text"] == "x" * 10 and got["offset"] == 49_990
+
+
+def test_saved_trait_changes_once_per_vote_and_on_undo():
+    df = pairs()
+    w = hl.compare(df)
+    wire = Wire(w)
+    seen = []
+    w.observe(lambda change: seen.append(change["new"]["count"]), names="saved")
+    reply = wire.ask(kind="vote", pos=2, vote="tie")
+    last = {"index": "2", "pos": 2, "undone": False, "preferred": "tie"}
+    assert w.saved == reply["saved"] == {"count": 1, "last": last}
+    wire.ask(kind="vote", pos=2, vote="both_bad")
+    assert w.saved["last"]["preferred"] == "both_bad"
+    wire.ask(kind="vote", pos=2, vote="up")  # an error saves nothing
+    wire.ask(kind="undo")
+    assert w.saved == {"count": 3, "last": {**last, "undone": True}}  # back to the earlier tie
+    w.set_state({"saved": {"count": 0, "last": None}})  # a late front-end echo never wins
+    assert w.saved["count"] == 3 and seen == [1, 2, 3]

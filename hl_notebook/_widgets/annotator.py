@@ -119,6 +119,9 @@ class Annotator(SessionWidget):
                 self.model_status = {**self.model_status, "error": f"{type(exc).__name__}: {exc}"}
         return self._saved(change, undone=False)
 
+    def _summary(self, change: Change, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {"fields": sorted(change.fields), "label": row["label"], "rating": row["rating"]}
+
     def _event(self, change: Change, *, undone: bool) -> dict[str, Any]:
         def value(k: str) -> Any:
             v = change.before.get(k) if undone else change.fields[k]

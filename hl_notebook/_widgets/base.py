@@ -106,6 +106,8 @@ class MessageWidget(anywidget.AnyWidget):
 
     #: Text of the last error raised inside a feedback callback (shown under the widget).
     callback_error = traitlets.Unicode("").tag(sync=True)
+    #: Changes saved so far and the last one, ``{"count", "last"}``: changes once per save or undo.
+    saved = traitlets.Dict({"count": 0, "last": None}).tag(sync=True)
 
     _bundle_name = BUNDLE
 
@@ -138,6 +140,17 @@ class MessageWidget(anywidget.AnyWidget):
         self.send({"kind": reply.pop("kind", kind), "id": rid, **reply})
         if after:
             after()
+
+    def _count_saved(self, last: dict[str, Any]) -> dict[str, Any]:
+        """Count one saved change (``last`` is small and JSON-safe); returns the new ``saved``."""
+        self.saved = {"count": self.saved["count"] + 1, "last": last}
+        return self.saved
+
+    def set_state(self, sync_data: dict[str, Any]) -> None:
+        # marimo re-runs the cells using a widget only when its front end writes a trait, so the
+        # front end writes ``saved`` back after each reply: that write is the signal, and the
+        # kernel's own count stands (a late or altered write never changes it).
+        super().set_state({k: v for k, v in sync_data.items() if k != "saved"})
 
     def on_feedback(self, callback: Callable[[dict[str, Any]], Any], *, remove: bool = False) -> None:
         """Call ``callback(event)`` after each saved change (``remove=True`` unregisters it).
@@ -225,17 +238,28 @@ class SessionWidget(MessageWidget):
         raise NotImplementedError
 
     def _saved(self, change: Change, *, undone: bool) -> dict[str, Any]:
-        """The reply to a change; the progress travels once, as the trait, before it."""
+        """The reply to a change; progress and ``saved`` travel once, as one trait update, before it."""
         s = self.session
-        self.progress = s.progress_dict()
         event = self._event(change, undone=undone)
+        index = index_label(s.df.index[change.pos])
+        row = s.row(change.pos)
+        with self.hold_sync():  # progress and the saved count travel in one update message
+            self.progress = s.progress_dict()
+            saved = self._count_saved(
+                {"index": index, "pos": int(change.pos), "undone": undone, **self._summary(change, row)}
+            )
         return {
             "kind": "saved",
             "pos": change.pos,
-            "index": index_label(s.df.index[change.pos]),
-            "row": s.row(change.pos),
+            "index": index,
+            "row": row,
             "undone": undone,
             "journaled": change.journaled,
             "advance": not undone and s.advances(change),
+            "saved": saved,
             "_after": (lambda: self._notify(event)) if self._callbacks else None,
         }
+
+    def _summary(self, change: Change, row: Mapping[str, Any]) -> dict[str, Any]:
+        """What ``saved["last"]`` says of a change besides its row (small and JSON-safe)."""
+        return {}

@@ -6,9 +6,11 @@ widgets share in `session`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .base import SessionWidget, reject_unknown, same_keywords_as
+from .cells import text_of
 from .compare_session import CompareSession, pair_up
 
 if TYPE_CHECKING:
@@ -60,6 +62,9 @@ class Comparer(SessionWidget):
 
     def _on_vote(self, msg: dict[str, Any]) -> dict[str, Any]:
         return self._saved(self.session.vote(msg.get("pos"), msg.get("vote")), undone=False)
+
+    def _summary(self, change: Change, row: Mapping[str, Any]) -> dict[str, Any]:
+        return {"preferred": text_of(self.session.df["preferred"].iloc[change.pos])}
 
     def _event(self, change: Change, *, undone: bool) -> dict[str, Any]:
         return {

@@ -9,6 +9,9 @@ export function client(model, { timeout = 60_000 } = {}) {
     const { resolve, reject, timer } = pending.get(msg.id);
     pending.delete(msg.id);
     clearTimeout(timer);
+    // marimo re-runs the cells that use a widget only when its front end writes a trait: write
+    // the kernel's count of saved changes back (the kernel keeps its own value either way).
+    if (msg.saved && !msg.error) { model.set("saved", msg.saved); model.save_changes(); }
     if (msg.error) reject(Object.assign(new Error(msg.error), { reply: msg }));
     else resolve(msg);
   };
