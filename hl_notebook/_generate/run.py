@@ -376,7 +376,7 @@ class Run:
             )
         if self.interrupted:
             left = int((out["error"] == "interrupted").sum())
-            batch_id = getattr(self, "batch_id", None)
+            batch_id = self.batch_id
             how = (f"The batch keeps running on the server: resume with hl.BatchRun({batch_id!r}).wait(), then "
                    ".to_frame()." if batch_id else
                    "Re-run the cell to finish them (finished rows come from the cache).")
