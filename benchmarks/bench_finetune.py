@@ -1,8 +1,9 @@
 """Benchmark: export + validate 100k fine-tuning examples beside tokenizing the same text alone.
 
-Run: ``.venv/bin/python benchmarks/bench_finetune.py [--n 100000]``
+Run: ``.venv/bin/python benchmarks/bench_finetune.py [--data ../shared/data] [--n 100000]``
+(the figures go to ``benchmarks/out/bench_finetune.json`` too, for ``render_readme.py``).
 
-The rows are real HH-harmless dialogues (../shared/data or $HL_SHARED_DATA), repeated with a
+The rows are real HH-harmless dialogues (``--data``: ../shared/data or $HL_SHARED_DATA), repeated with a
 distinguishing tag to reach ``--n`` labelled rows (👍, or 👎 with a correction). Three figures,
 all measured in this run:
 
@@ -18,21 +19,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-import hl_notebook as hl
-from hl_notebook._finetune.tokens import counter_for
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-DATA = Path(os.environ.get("HL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+import figures  # noqa: E402  (benchmarks/figures.py)
+
+import hl_notebook as hl  # noqa: E402
+from hl_notebook._finetune.tokens import counter_for  # noqa: E402
+
+DEFAULT_N = 100_000
 
 
-def frame(n: int) -> pd.DataFrame:
-    pairs = [json.loads(line) for line in open(DATA / "hh_harmless_dev.jsonl", encoding="utf-8")]
+def frame(data: Path, n: int) -> pd.DataFrame:
+    with open(data / "hh_harmless_dev.jsonl", encoding="utf-8") as f:
+        pairs = [json.loads(line) for line in f]
     prompts, completions, labels, corrections = [], [], [], []
     for i in range(n):
         p = pairs[i % len(pairs)]
@@ -51,9 +58,13 @@ def frame(n: int) -> pd.DataFrame:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=100_000)
+    ap.add_argument("--data", type=Path, default=figures.DEFAULT_DATA,
+                    help="folder with hh_harmless_dev.jsonl (default ../shared/data beside the "
+                         "repository, or $HL_SHARED_DATA)")
+    ap.add_argument("--n", type=int, default=DEFAULT_N)
     args = ap.parse_args()
-    df = frame(args.n)
+    figures.need_data(args.data, ["hh_harmless_dev.jsonl"], script="bench_finetune.py")
+    df = frame(args.data, args.n)
     counter = counter_for("gpt-4o-mini-2024-07-18")
     counter.count("warm up")
     texts = []
@@ -81,6 +92,13 @@ def main() -> None:
     print(f"validate (hl.validate_...):   {t_valid:6.2f} s")
     print(f"export + validate:            {total:6.2f} s  ({args.n / total:,.0f} examples/s)")
     print(f"ratio to tokenizing alone:    {total / t_tok:6.2f} x  (goal <= 2.0 x)")
+    n_text = f"{args.n // 1000:,}k" if args.n % 1000 == 0 else f"{args.n:,}"
+    figures.write("bench_finetune.py", [figures.figure(
+        "finetune.export_validate", f"export + validate {n_text} fine-tuning examples",
+        f"{total:.1f} s", f"{total / t_tok:.2f} × tokenizing alone", value=total, unit="s",
+        baseline=t_tok, baseline_name="tokenizing every counted text alone (encode_ordinary_batch)",
+        goal="<= 2.0 x", export_s=t_export, validate_s=t_valid, tokens=n_tokens)],
+        params={"n": args.n}, documented_size=args.n == DEFAULT_N)
 
 
 if __name__ == "__main__":

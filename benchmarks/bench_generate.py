@@ -8,7 +8,8 @@
     beside a plain concurrent.futures.ThreadPoolExecutor calling client.chat.completions.create
     directly (what a user would write), same server, same rows, concurrency 32. Goal: ratio >= 0.9.
 
-Run: ``.venv/bin/python benchmarks/bench_generate.py`` (about a minute on 2 cores).
+Run: ``.venv/bin/python benchmarks/bench_generate.py`` (about a minute on 2 cores); the figures
+go to ``benchmarks/out/bench_generate.json`` too, for ``render_readme.py``.
 """
 
 from __future__ import annotations
@@ -26,7 +27,11 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 SERVER = ROOT / "tests" / "openai_server.py"
+
+import figures  # noqa: E402  (benchmarks/figures.py)
+
 KEY = "sk-loopback-0000"
 
 
@@ -55,7 +60,7 @@ def rows(count: int, tag: str) -> pd.DataFrame:
     return pd.DataFrame({"text": [f"{tag} sentence number {i} with a few words to fix" for i in range(count)]})
 
 
-def bench_a(hl, openai) -> None:
+def bench_a(hl, openai) -> dict:
     proc, base_url = start_server("--latency", "0.5", "--rate-429", "0.05", "--rate-500", "0.05", "--retry-after-ms", "100", "--seed", "7")
     try:
         client = openai.OpenAI(base_url=base_url, api_key=KEY)
@@ -73,9 +78,14 @@ def bench_a(hl, openai) -> None:
     print("(a) 1,000 rows, 500 ms latency, 10% injected errors (5% 429 with retry-after-ms 100, 5% 500), concurrency 32")
     print(f"    hl.generate: {seconds:.2f} s, {rate:.1f} rows/s; bound {bound:.0f} rows/s; "
           f"ratio {rate / bound:.3f} (goal >= 0.85); rows lost {lost} (goal 0)")
+    return figures.figure(
+        "generate.latency_errors", "`hl.generate`, 500 ms latency, 10% errors, concurrency 32",
+        f"{rate / bound:.2f} of the {bound:.0f} rows/s bound, {lost} rows lost", "—",
+        value=rate, unit="rows/s", baseline=bound,
+        baseline_name="concurrency / latency (32 / 0.5 s)", rows_lost=lost, goal=">= 0.85, 0 lost")
 
 
-def bench_b(hl, openai, count: int = 2000, rounds: int = 2) -> None:
+def bench_b(hl, openai, count: int = 2000, rounds: int = 2) -> dict:
     proc, base_url = start_server("--latency", "0")
     try:
         client = openai.OpenAI(base_url=base_url, api_key=KEY)
@@ -116,6 +126,10 @@ def bench_b(hl, openai, count: int = 2000, rounds: int = 2) -> None:
     print(f"    hl.generate (logging to SQLite, progress bar on):          {ours:.1f} rows/s "
           f"(rounds {', '.join(f'{x:.1f}' for x in hl_rates)})")
     print(f"    ratio {ours / plain:.3f} (goal >= 0.9)")
+    return figures.figure(
+        "generate.cpu_ceiling", "`hl.generate`, CPU ceiling", f"{ours:,.0f} rows/s",
+        f"{ours / plain:.2f} × a plain thread pool", value=ours, unit="rows/s", baseline=plain,
+        baseline_name="ThreadPoolExecutor(32) + client.chat.completions.create", goal=">= 0.9 x")
 
 
 def main() -> None:
@@ -124,8 +138,9 @@ def main() -> None:
     import hl_notebook as hl
 
     print(f"cores: {os.cpu_count()}, openai {openai.__version__}, python {sys.version.split()[0]}")
-    bench_a(hl, openai)
-    bench_b(hl, openai)
+    measured = [bench_a(hl, openai), bench_b(hl, openai)]
+    figures.write("bench_generate.py", measured, params={"rows_a": 1000, "rows_b": 2000},
+                  documented_size=True)
 
 
 if __name__ == "__main__":

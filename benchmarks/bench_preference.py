@@ -20,6 +20,8 @@ add its fit time and scoring throughput with no embedding cached (one run each: 
 Without the extra, one line says so.
 
 Run: ``.venv/bin/python benchmarks/bench_preference.py [--data ../shared/data] [--quick]``
+(the figures go to ``benchmarks/out/bench_preference.json`` too, for ``render_readme.py``; a
+``--quick`` run to ``bench_preference.partial.json``).
 """
 
 from __future__ import annotations
@@ -40,9 +42,14 @@ from sklearn.model_selection import GroupKFold
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import figures  # noqa: E402  (benchmarks/figures.py)
+
 import hl_notebook as hl  # noqa: E402
 import hl_notebook._learn.features as _pref  # noqa: E402
 from hl_notebook._learn.stats import bootstrap_ci  # noqa: E402
+
+DATA_FILES = ("hh_harmless_dev.jsonl", "pandalm_dev.jsonl", "usr_topicalchat_dev.jsonl")
+GOAL_ACCURACY = 0.68  # pairwise accuracy goal on HH and PandaLM each
 
 
 def load(data: Path) -> dict[str, pd.DataFrame]:
@@ -153,23 +160,40 @@ def accuracy_row(name: str, pairs: pd.DataFrame, methods: list[str]) -> tuple[di
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", type=Path, default=Path(os.environ.get(
-        "HL_SHARED_DATA", ROOT.parent / "shared" / "data")))
+    ap.add_argument("--data", type=Path, default=figures.DEFAULT_DATA,
+                    help="folder with the HH, PandaLM and USR dev files (default ../shared/data "
+                         "beside the repository, or $HL_SHARED_DATA)")
     ap.add_argument("--quick", action="store_true", help="skip the 10k-pair timing")
     ap.add_argument("--repeat", type=int, default=3,
                     help="timings are the best of this many runs (default 3; the machine may be busy)")
     args = ap.parse_args()
+    figures.need_data(args.data, DATA_FILES, script="bench_preference.py")
     datasets = load(args.data)
+    measured: list[dict] = []
     methods = ["model", "longer wins", "char TF-IDF + LR"]
     print("Pairwise accuracy, 5-fold CV grouped by prompt, 95% CI (prompt-clustered bootstrap)")
     print(f"{'dataset':22s} {'pairs':>6s} {'prompts':>7s}  " + "  ".join(f"{m:>22s}" for m in methods)
           + "   model/longer  model/tfidf")
     text_acc = {}
+    all_accs: dict[str, dict[str, float]] = {}
     for name, pairs in datasets.items():
         accs, row = accuracy_row(name, pairs, methods)
         text_acc[name] = accs["model"]
+        all_accs[name] = accs
         print(row + f"   {accs['model'] / accs['longer wins']:11.2f}x  "
               + f"{accs['model'] / accs['char TF-IDF + LR']:10.2f}x", flush=True)
+
+    hh, pl = all_accs["HH-harmless"], all_accs["PandaLM (no ties)"]
+    short = [n for n, a in (("HH", hh), ("PandaLM", pl)) if a["model"] < GOAL_ACCURACY]
+    goal = f"goal {GOAL_ACCURACY:.2f} each: " + (" and ".join(short) + " short" if short else "met")
+    measured.append(figures.figure(
+        "preference.accuracy", "preference model, grouped-CV pairwise accuracy",
+        f"HH {hh['model']:.2f}, PandaLM {pl['model']:.2f} ({goal})",
+        f"char TF-IDF + LR {hh['char TF-IDF + LR']:.2f} / {pl['char TF-IDF + LR']:.2f}; "
+        f"longer wins {hh['longer wins']:.2f} / {pl['longer wins']:.2f}",
+        value=None, unit="accuracy", accuracy={n: a for n, a in all_accs.items()},
+        goal=f">= {GOAL_ACCURACY} on HH and PandaLM"))
+    emb_accs: dict[str, dict[str, float]] = {}
 
     why_not = embeddings_available()
     if why_not is None:
@@ -180,6 +204,7 @@ def main() -> None:
               + "  ".join(f"{m:>22s}" for m in emb_methods) + "     emb/MiniLM   emb/text")
         for name, pairs in datasets.items():
             accs, row = accuracy_row(name, pairs, emb_methods)
+            emb_accs[name] = accs
             print(row + f"   {accs['model (embeddings)'] / accs['MiniLM emb + LR']:11.2f}x  "
                   + f"{accs['model (embeddings)'] / text_acc[name]:8.2f}x", flush=True)
     else:
@@ -188,6 +213,9 @@ def main() -> None:
               "\"hl_notebook[embeddings]\" (bash .ci/install --test does both).")
 
     if args.quick:
+        if emb_accs:
+            measured.append(embeddings_figure(emb_accs, None))
+        figures.write("bench_preference.py", measured, params=vars_of(args), documented_size=False)
         return
     real = pd.concat([datasets["HH-harmless"], datasets["PandaLM (no ties)"]], ignore_index=True)
     big = real.sample(n=10_000, replace=True, random_state=0).reset_index(drop=True)
@@ -212,6 +240,15 @@ def main() -> None:
     print(f"\nScoring {len(comps):,} completions, best of {args.repeat} runs")
     print(f"  model            {rate_model:10,.0f} completions/s   (goal >= 5,000)")
     print(f"  char TF-IDF + LR {rate_base:10,.0f} completions/s   model/baseline {rate_model / rate_base:.2f}x")
+    measured.append(figures.figure(
+        "preference.speed", "preference model, fit 10k pairs / scoring",
+        f"{t_model:.1f} s / {rate_model:,.0f} completions/s",
+        f"{t_model / t_base:.2f} × / {rate_model / rate_base:.1f} × char TF-IDF + LR",
+        value=t_model, unit="s", baseline=t_base, baseline_name="char TF-IDF + LR, same pairs",
+        scoring_per_s=rate_model, baseline_scoring_per_s=rate_base,
+        scoring_ratio=rate_model / rate_base, fit_no_calibration_s=t_nocal, goal="fit < 10 s, "
+        "scoring >= 5,000 completions/s"))
+    rate_emb = None
 
     if why_not is None:
         # one run each, with no embedding cached: embedding every text is the cost that counts
@@ -230,6 +267,23 @@ def main() -> None:
         rate_emb = len(distinct) / (time.perf_counter() - t)
         print(f"  model (embeddings), scoring {len(distinct):,} distinct completions "
               f"{rate_emb:8,.0f} completions/s   model (embeddings)/model {rate_emb / rate_model:.3f}x")
+    if emb_accs:
+        measured.append(embeddings_figure(emb_accs, rate_emb))
+    figures.write("bench_preference.py", measured, params=vars_of(args), documented_size=True)
+
+
+def vars_of(args: argparse.Namespace) -> dict:
+    return {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+
+
+def embeddings_figure(emb_accs: dict[str, dict[str, float]], rate_emb: float | None) -> dict:
+    hh, pl = emb_accs["HH-harmless"], emb_accs["PandaLM (no ties)"]
+    speed = f"; {rate_emb:,.0f} completions/s" if rate_emb is not None else ""
+    return figures.figure(
+        "preference.embeddings", 'preference model, `features="embeddings"` (extra)',
+        f"HH {hh['model (embeddings)']:.2f}, PandaLM {pl['model (embeddings)']:.2f}{speed}",
+        f"MiniLM emb + LR {hh['MiniLM emb + LR']:.2f} / {pl['MiniLM emb + LR']:.2f}",
+        value=rate_emb, unit="completions/s (no embedding cached)", accuracy=emb_accs)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ Figures (each beside its baseline, as a ratio):
 Texts are real prompts and completions from ../shared/data (HH-harmless and PandaLM), repeated.
 
 Run: ``.venv/bin/python benchmarks/bench_store.py [--data ../shared/data] [--big 1000000]``
+(the figures go to ``benchmarks/out/bench_store.json`` too, for ``render_readme.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+import figures  # noqa: E402  (benchmarks/figures.py)
 
 import hl_notebook as hl  # noqa: E402
 from hl_notebook._schema import STORE_COLUMNS  # noqa: E402
@@ -52,6 +55,8 @@ CREATE TABLE feedback (
 CREATE INDEX feedback_log_id ON feedback(log_id);
 """
 MODELS = ["gpt-4o-mini", "llama-7b", "opt-7b", None]
+DATA_FILES = ("hh_harmless_dev.jsonl", "pandalm_dev.jsonl")
+DEFAULTS = {"rows": 100_000, "loop": 5_000, "calls": 2_000, "big": 1_000_000}
 
 
 def texts(data: Path) -> tuple[list[str], list[str]]:
@@ -93,24 +98,39 @@ def timed(fn) -> float:
     return time.perf_counter() - start
 
 
-def line(name: str, n: int, seconds: float, base_name: str, base_n: int, base_seconds: float, goal: str = "") -> None:
+def line(name: str, n: int, seconds: float, base_name: str, base_n: int, base_seconds: float, goal: str = "") -> float:
+    """Print one figure beside its baseline; return the ratio of the rates."""
     rate, base_rate = n / seconds, base_n / base_seconds
     print(
         f"{name:<34} {rate:>10,.0f} rows/s ({seconds:6.2f} s)   {base_name:<26} "
         f"{base_rate:>10,.0f} rows/s ({base_seconds:6.2f} s)   ratio {rate / base_rate:5.2f}  {goal}"
     )
+    return rate / base_rate
+
+
+def rows_text(n: int) -> str:
+    return f"{n // 1000:,}k" if n % 1000 == 0 and n < 1_000_000 else (
+        f"{n / 1e6:g}M" if n % 100_000 == 0 else f"{n:,}")
+
+
+def rate_text(rate: float) -> str:
+    return f"{rate / 1000:,.0f}k rows/s" if rate >= 10_000 else f"{rate:,.0f} rows/s"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data")
+    parser.add_argument("--data", type=Path, default=figures.DEFAULT_DATA,
+                        help="folder with hh_harmless_dev.jsonl and pandalm_dev.jsonl "
+                             "(default ../shared/data beside the repository, or $HL_SHARED_DATA)")
     parser.add_argument("--rows", type=int, default=100_000, help="rows for log_many and feedback_many")
     parser.add_argument("--loop", type=int, default=5_000, help="rows for the per-row log loop")
     parser.add_argument("--calls", type=int, default=2_000, help="per-call feedback events")
     parser.add_argument("--big", type=int, default=1_000_000, help="rows for to_pandas")
     args = parser.parse_args(argv)
+    figures.need_data(args.data, DATA_FILES, script="bench_store.py")
 
     prompts, completions = texts(args.data)
+    measured: list[dict] = []
     df = frame(args.rows, prompts, completions)
     mean_bytes = (df["prompt"].str.len().mean() + df["completion"].str.len().mean())
     print(f"hl_notebook {hl.__version__}, SQLite {sqlite3.sqlite_version}; real texts, mean "
@@ -141,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
         store = hl.Store(tmp / "store.sqlite")
         log_ids: list = []
         t_store = timed(lambda: log_ids.extend(store.log_many(df)))
-        line(f"Store.log_many {args.rows:,}", args.rows, t_store, "raw executemany", args.rows, t_raw,
-             "(goal >= 0.50)")
+        ratio = line(f"Store.log_many {args.rows:,}", args.rows, t_store, "raw executemany", args.rows,
+                     t_raw, "(goal >= 0.50)")
+        measured.append(figures.figure(
+            "store.log_many", f"`Store.log_many`, {rows_text(args.rows)} real rows",
+            rate_text(args.rows / t_store), f"{ratio:.2f} × raw `sqlite3.executemany`",
+            value=args.rows / t_store, unit="rows/s", baseline=args.rows / t_raw,
+            baseline_name="raw sqlite3.executemany, same rows, same table shape", goal=">= 0.50 x"))
 
         # 2. per-row logging
         loop = df.head(args.loop)
@@ -167,7 +192,13 @@ def main(argv: list[str] | None = None) -> int:
 
         t_raw_loop = timed(raw_per_row)
         t_loop = timed(store_per_row)
-        line(f"Store.log loop {args.loop:,}", args.loop, t_loop, "raw commit per row", args.loop, t_raw_loop)
+        ratio = line(f"Store.log loop {args.loop:,}", args.loop, t_loop, "raw commit per row", args.loop,
+                     t_raw_loop)
+        measured.append(figures.figure(
+            "store.log_loop", f"`Store.log` loop, {args.loop:,} rows", rate_text(args.loop / t_loop),
+            f"{ratio:.2f} × raw commit per row", value=args.loop / t_loop, unit="rows/s",
+            baseline=args.loop / t_raw_loop, baseline_name="raw sqlite3, one commit per row",
+            readme=False))
         line(f"Store.log loop {args.loop:,}", args.loop, t_loop, "raw executemany", args.rows, t_raw,
              "(the price of a commit per row)")
         raw_loop.close()
@@ -196,7 +227,13 @@ def main(argv: list[str] | None = None) -> int:
 
         t_raw_fb = timed(raw_feedback)
         t_fb = timed(lambda: store.feedback_many(records))
-        line(f"Store.feedback_many {args.rows:,}", args.rows, t_fb, "raw insert + update", args.rows, t_raw_fb)
+        ratio = line(f"Store.feedback_many {args.rows:,}", args.rows, t_fb, "raw insert + update",
+                     args.rows, t_raw_fb)
+        measured.append(figures.figure(
+            "store.feedback_many", f"`Store.feedback_many`, {rows_text(args.rows)} events",
+            rate_text(args.rows / t_fb), f"{ratio:.2f} × raw insert + update",
+            value=args.rows / t_fb, unit="rows/s", baseline=args.rows / t_raw_fb,
+            baseline_name="raw executemany insert + latest-feedback update", readme=False))
 
         call_ids = new_ids("fb_", args.calls)
 
@@ -217,19 +254,26 @@ def main(argv: list[str] | None = None) -> int:
 
         t_raw_calls = timed(raw_feedback_calls)
         t_calls = timed(store_feedback_calls)
-        line(f"Store.feedback per call {args.calls:,}", args.calls, t_calls, "raw commit per event",
-             args.calls, t_raw_calls)
+        ratio = line(f"Store.feedback per call {args.calls:,}", args.calls, t_calls,
+                     "raw commit per event", args.calls, t_raw_calls)
+        measured.append(figures.figure(
+            "store.feedback_call", f"`Store.feedback` per call, {args.calls:,} events",
+            rate_text(args.calls / t_calls), f"{ratio:.2f} × raw commit per event",
+            value=args.calls / t_calls, unit="rows/s", baseline=args.calls / t_raw_calls,
+            baseline_name="raw sqlite3, one commit per event", readme=False))
         raw.close()
         store.close()
 
         # 4. reading a million rows: real texts, then the same texts cut to 40 characters
         for label, cut in (("real texts", None), ("texts cut to 40 chars", 40)):
-            read_big(tmp, label, cut, prompts, completions, args)
+            measured.append(read_big(tmp, label, cut, prompts, completions, args))
+    params = {"rows": args.rows, "loop": args.loop, "calls": args.calls, "big": args.big}
+    figures.write("bench_store.py", measured, params=params, documented_size=params == DEFAULTS)
     return 0
 
 
 def read_big(tmp: Path, label: str, cut: int | None, prompts: list[str], completions: list[str],
-             args: argparse.Namespace) -> None:
+             args: argparse.Namespace) -> dict:
     if cut is not None:
         prompts = [p[:cut] for p in prompts]
         completions = [c[:cut] for c in completions]
@@ -242,8 +286,8 @@ def read_big(tmp: Path, label: str, cut: int | None, prompts: list[str], complet
         chunk = frame(n, prompts, completions, seed=done)
         t_build += timed(lambda chunk=chunk: big.log_many(chunk))
         done += n
-    print(f"\n{label}: built {args.big:,} rows with log_many in {t_build:.1f} s, "
-          f"{big_path.stat().st_size / 1e6:,.0f} MB")
+    size_mb = big_path.stat().st_size / 1e6
+    print(f"\n{label}: built {args.big:,} rows with log_many in {t_build:.1f} s, {size_mb:,.0f} MB")
     big.close()
     sql = f"SELECT {', '.join(STORE_COLUMNS)} FROM logs ORDER BY rowid"
     def raw_fetch() -> None:
@@ -268,6 +312,13 @@ def read_big(tmp: Path, label: str, cut: int | None, prompts: list[str], complet
     line(f"Store.to_pandas {args.big:,}", args.big, t_read, "raw sqlite3 fetchall", args.big, t_raw_read,
          f"(goal < 3 s: {'met' if t_read < 3 else 'NOT met'})")
     big_path.unlink()
+    text = "real text" if cut is None else f"text cut to {cut} characters"
+    return figures.figure(
+        "store.to_pandas" + ("" if cut is None else f".cut{cut}"),
+        f"`Store.to_pandas`, {rows_text(args.big)} rows of {text} ({size_mb:,.0f} MB)",
+        f"{t_read:.2f} s", f"raw `fetchall` {t_raw_read:.2f} s", value=t_read, unit="s",
+        baseline=t_raw_read, baseline_name="raw sqlite3 fetchall of the same query, best of 3",
+        goal="< 3 s", readme=cut is None)
 
 
 if __name__ == "__main__":

@@ -77,7 +77,8 @@ def server_message(exc: BaseException) -> str:
     body = getattr(exc, "body", None)
     message = code = None
     if isinstance(body, Mapping):
-        inner = body.get("error") if isinstance(body.get("error"), Mapping) else body
+        error = body.get("error")
+        inner = error if isinstance(error, Mapping) else body
         message, code = inner.get("message"), inner.get("code")
     if not message:
         message = getattr(exc, "message", None) or str(exc)

@@ -42,7 +42,7 @@ def __dir__() -> list[str]:
 Kind = Literal["logs", "pairs"]
 
 #: name -> (file in hl_notebook/data, default kind, a one-line description)
-_SAMPLES: dict[str, tuple[str, str, str]] = {
+_SAMPLES: dict[str, tuple[str, Kind, str]] = {
     "hh_harmless": (
         "hh_harmless.jsonl.gz",
         "logs",
@@ -82,7 +82,7 @@ def _check_name(name: object) -> str:
 
 @cache
 def _records(name: str) -> tuple[dict, ...]:
-    data = resources.files("hl_notebook").joinpath("data", _SAMPLES[name][0]).read_bytes()
+    data = resources.files("hl_notebook").joinpath("data").joinpath(_SAMPLES[name][0]).read_bytes()
     text = gzip.decompress(data).decode("utf-8")
     return tuple(json.loads(line) for line in text.splitlines() if line.strip())
 
@@ -177,7 +177,7 @@ def load_sample(name: str = "hh_harmless", *, kind: Kind | None = None) -> pd.Da
     """
     name = _check_name(name)
     if kind is None:
-        kind = _SAMPLES[name][1]  # type: ignore[assignment]
+        kind = _SAMPLES[name][1]
     if kind not in _KINDS:
         close = suggest(kind, _KINDS) if isinstance(kind, str) else None
         hint = f" Did you mean {close!r}?" if close else ""
@@ -195,7 +195,7 @@ def attribution(name: str) -> str:
     True
     """
     name = _check_name(name)
-    text = resources.files("hl_notebook").joinpath("data", "ATTRIBUTION.md").read_text("utf-8")
+    text = resources.files("hl_notebook").joinpath("data").joinpath("ATTRIBUTION.md").read_text("utf-8")
     marker = f"<!-- sample: {name} -->"
     start = text.index(marker) + len(marker)
     end = text.find("<!-- sample:", start)

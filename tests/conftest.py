@@ -12,7 +12,9 @@ import pytest
 from jupyter_harness import browser, chromium_path, jupyter  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
-#: The real human-preference data beside the repository (../shared/data), or $HL_SHARED_DATA.
+#: The source of the shipped samples, beside the repository (../shared/data) or $HL_SHARED_DATA.
+#: Only tests/test_datasets.py reads it (and skips without it); every other test uses the samples
+#: shipped in hl_notebook/data (see tests/real_data.py).
 SHARED_DATA = Path(os.environ.get("HL_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 

@@ -1,22 +1,13 @@
-"""Helpers shared by the fine-tuning tests (issue 6): real HH-harmless pairs as labelled logs."""
+"""Helpers shared by the fine-tuning tests: real HH-harmless pairs as labelled logs."""
 
 from __future__ import annotations
 
 import json
 
 import pandas as pd
-from conftest import SHARED_DATA
+from real_data import hh_pairs
 
-
-def hh_pairs(n: int | None = None) -> pd.DataFrame:
-    """The first ``n`` HH-harmless dev pairs (prompt, chosen, rejected), real crowdworker labels."""
-    rows = []
-    with open(SHARED_DATA / "hh_harmless_dev.jsonl", encoding="utf-8") as f:
-        for line in f:
-            rows.append(json.loads(line))
-            if n is not None and len(rows) >= n:
-                break
-    return pd.DataFrame(rows)[["prompt", "chosen", "rejected"]]
+__all__ = ["chat", "hh_logs", "hh_pairs", "pref", "write_jsonl"]
 
 
 def hh_logs(n: int | None = None) -> pd.DataFrame:

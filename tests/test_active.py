@@ -8,30 +8,24 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from real_data import hh_rows as _hh_rows
+from real_data import pandalm_rows
 
 import hl_notebook as hl
 from hl_notebook._learn.active import Refitter, uncertainty_order
 from hl_notebook._schema import HLValueError
 
 
-def _hh_rows(n: int) -> pd.DataFrame:
-    hh = pd.read_json(SHARED_DATA / "hh_harmless_dev.jsonl", lines=True).iloc[:n]
-    return pd.DataFrame({
-        "prompt": pd.concat([hh["prompt"], hh["prompt"]], ignore_index=True),
-        "completion": pd.concat([hh["chosen"], hh["rejected"]], ignore_index=True),
-        "truth": ["👍"] * n + ["👎"] * n,
-    })
-
-
 @pytest.fixture(scope="module")
 def model() -> hl.PreferenceModel:
-    rows = _hh_rows(150)
+    rows = _hh_rows(100)
     return hl.PreferenceModel(calibrate=False).fit(rows[["prompt", "completion"]], rows["truth"])
 
 
 def test_uncertainty_order_puts_uncertain_first_and_mixes_in_ten_percent_random(model):
-    X = _hh_rows(400).iloc[300:][["prompt", "completion"]].reset_index(drop=True)
+    # 500 real texts to order: all 300 HH replies (some seen in training) and 200 PandaLM ones
+    X = pd.concat([_hh_rows()[["prompt", "completion"]],
+                   pandalm_rows()[["prompt", "completion"]].iloc[:200]], ignore_index=True)
     order = uncertainty_order(X, model, random_fraction=0.1, random_state=0)
     assert sorted(order.tolist()) == list(range(len(X)))
     u = model.uncertainty(X)

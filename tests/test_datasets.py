@@ -1,4 +1,12 @@
-"""The shipped samples: real rows, the documented shapes, reproducible from ../shared/data."""
+"""The shipped samples: real rows, the documented shapes, reproducible from ../shared/data.
+
+Three tests here check the data pipeline, not the product: that ``tests/make_sample_data.py``
+rebuilds the shipped files byte for byte from their source in ``../shared/data`` (or
+``$HL_SHARED_DATA``), and that every shipped row comes from it. CI has ``../shared`` beside its
+clone, so they run there; on a machine without it they skip with the reason
+"needs ../shared/data (the source of the shipped samples)". Everything else in the suite runs
+on the shipped samples alone.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +22,12 @@ import hl_notebook as hl
 
 DATA = ROOT / "hl_notebook" / "data"
 
+needs_source = pytest.mark.skipif(
+    not SHARED_DATA.is_dir(), reason="needs ../shared/data (the source of the shipped samples)"
+)
 
+
+@needs_source
 def test_rebuilding_from_shared_data_reproduces_the_shipped_files_byte_for_byte(tmp_path):
     sys.path.insert(0, str(ROOT / "tests"))
     import make_sample_data
@@ -24,13 +37,18 @@ def test_rebuilding_from_shared_data_reproduces_the_shipped_files_byte_for_byte(
         assert (tmp_path / f"{name}.jsonl.gz").read_bytes() == (DATA / f"{name}.jsonl.gz").read_bytes()
 
 
-def test_shipped_files_are_small_and_every_row_is_from_the_source():
+def test_shipped_files_are_small():
     assert sum(p.stat().st_size for p in DATA.iterdir()) < 1_000_000
+
+
+@needs_source
+def test_every_shipped_row_is_from_the_source():
     source = {json.loads(x)["prompt"] for x in (SHARED_DATA / "hh_harmless_dev.jsonl").open()}
     shipped = [json.loads(x) for x in gzip.decompress((DATA / "hh_harmless.jsonl.gz").read_bytes()).splitlines()]
     assert all(r["prompt"] in source for r in shipped)
 
 
+@needs_source
 def test_selection_keeps_whole_prompts():
     rows = [json.loads(x) for x in (SHARED_DATA / "pandalm_dev.jsonl").open()]
     pairs = hl.datasets.load_sample("pandalm", kind="pairs")

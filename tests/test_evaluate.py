@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from real_data import pandalm_rows as _pandalm_rows
+from real_data import pandalm_votes
 
 import hl_notebook as hl
 from hl_notebook._learn.stats import bootstrap_ci, wilson_interval
@@ -14,21 +15,7 @@ from hl_notebook._schema import HLValueError
 
 def _pandalm_votes() -> pd.DataFrame:
     """PandaLM majority votes between real models, as compare-widget votes by model."""
-    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
-    models = pl["model_pair"].str.split("_", n=1, expand=True)
-    return pd.DataFrame({"prompt": pl["prompt"], "completion_a": pl["response_a"],
-                         "completion_b": pl["response_b"], "model_a": models[0],
-                         "model_b": models[1], "preferred": pl["label"]})
-
-
-def _pandalm_rows() -> pd.DataFrame:
-    """One row per PandaLM response, with the model that wrote it and a 👍 when it won."""
-    v = _pandalm_votes()
-    a = pd.DataFrame({"prompt": v["prompt"], "completion": v["completion_a"], "model": v["model_a"],
-                      "label": np.where(v["preferred"] == "a", "👍", np.where(v["preferred"] == "b", "👎", None))})
-    b = pd.DataFrame({"prompt": v["prompt"], "completion": v["completion_b"], "model": v["model_b"],
-                      "label": np.where(v["preferred"] == "b", "👍", np.where(v["preferred"] == "a", "👎", None))})
-    return pd.concat([a, b], ignore_index=True)
+    return pandalm_votes().drop(columns="votes")
 
 
 def test_wilson_interval_matches_the_textbook_values():

@@ -17,12 +17,12 @@ def read(path):
 
 
 def test_supervised_export_keeps_thumbs_up_and_reports_thumbs_down(tmp_path):
-    logs = hh_logs(200)  # 200 real pairs -> 200 👍 and 200 👎 rows
+    logs = hh_logs(150)  # 150 real pairs -> 150 👍 and 150 👎 rows
     r = hl.to_openai(logs, tmp_path / "sft.jsonl", system="You are a harmless assistant.")
     lines = read(tmp_path / "sft.jsonl")
     ups = logs[logs["label"] == "👍"]
     assert r.n_train == len(lines) == ups.drop_duplicates(["prompt", "completion"]).shape[0]
-    assert r.dropped["thumbs_down_without_correction"] == 200
+    assert r.dropped["thumbs_down_without_correction"] == 150
     assert r.kept_by["label"] == r.n_train
     first = lines[0]["messages"]
     assert first[0] == {"role": "system", "content": "You are a harmless assistant."}
@@ -63,7 +63,7 @@ def test_duplicates_are_dropped_and_reported(tmp_path):
 
 
 def test_validation_split_is_grouped_by_prompt_and_seeded(tmp_path):
-    logs = hh_logs(300)
+    logs = hh_logs(150)
     logs = pd.concat([logs, logs.assign(completion=logs["completion"] + " (rephrased)")], ignore_index=True)
     r = hl.to_openai(logs, tmp_path / "train.jsonl", validation=0.2, seed=7)
     assert r.validation_path == str(tmp_path / "train.validation.jsonl")
@@ -83,7 +83,12 @@ def test_dpo_export_from_real_thumbs(tmp_path):
     r = hl.to_openai(logs, tmp_path / "dpo.jsonl", method="dpo")
     lines = read(tmp_path / "dpo.jsonl")
     pairs = hh_pairs(150)
-    assert r.n_train == len(lines) == len(pairs.drop_duplicates())
+    # each 👍 of a prompt pairs with each 👎 of it: one pair per HH pair, and 2 x 2 for the one
+    # prompt the sample holds twice
+    expected = {(p, c, r) for p, part in pairs.groupby("prompt")
+                for c in part["chosen"] for r in part["rejected"] if c != r}
+    assert len(expected) == 152
+    assert r.n_train == len(lines) == len(expected)
     assert r.kept_by["label"] == r.n_train
     first = lines[0]
     assert first["input"] == {"messages": [{"role": "user", "content": pairs["prompt"][0]}]}

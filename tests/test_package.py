@@ -94,3 +94,13 @@ def test_code_passes_the_linter():
         cwd=ROOT, capture_output=True, text=True,
     )
     assert out.returncode == 0, out.stdout[-3000:]
+
+
+@pytest.mark.slow
+def test_package_passes_the_type_checker():
+    # mypy with pyproject's [tool.mypy] (the package, Python 3.10 semantics, the pandas and scipy
+    # stubs of the dev extra); its cache is .mypy_cache, gitignored, so a second run takes seconds
+    out = subprocess.run([sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True,
+                         timeout=900)
+    assert out.returncode == 0, out.stdout[-6000:] + out.stderr[-2000:]
+    assert "Success: no issues found" in out.stdout

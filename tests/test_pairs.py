@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from real_data import hh_pairs, pandalm_ratings, pandalm_votes
 
 import hl_notebook as hl
 from hl_notebook._schema import HLValueError
@@ -15,7 +15,7 @@ UP, DOWN = "👍", "👎"
 
 def _hh_rows(n: int = 30) -> pd.DataFrame:
     """Real HH pairs as one row per response with 👍 (chosen) / 👎 (rejected) labels."""
-    hh = pd.read_json(SHARED_DATA / "hh_harmless_dev.jsonl", lines=True).iloc[:n]
+    hh = hh_pairs(n)
     rows = []
     for i, r in hh.iterrows():
         rows.append({"log_id": f"c{i}", "prompt": r["prompt"], "completion": r["chosen"], "label": UP})
@@ -26,7 +26,7 @@ def _hh_rows(n: int = 30) -> pd.DataFrame:
 def test_thumbs_on_the_same_prompt_rebuild_the_original_pairs():
     rows = _hh_rows(30)
     pairs = hl.pairs_from_feedback(rows)
-    hh = pd.read_json(SHARED_DATA / "hh_harmless_dev.jsonl", lines=True).iloc[:30]
+    hh = hh_pairs(30)
     assert list(pairs.columns) == ["prompt", "chosen", "rejected", "reason", "chosen_id", "rejected_id"]
     assert len(pairs) == 30
     assert (pairs["reason"] == "label").all()
@@ -44,14 +44,12 @@ def test_correction_is_preferred_over_the_original():
 
 
 def test_compare_votes_become_pairs_and_ties_do_not():
-    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True).iloc[:40]
-    df = pd.DataFrame({"prompt": pl["prompt"], "completion_a": pl["response_a"],
-                       "completion_b": pl["response_b"], "preferred": pl["label"]})
+    df = pandalm_votes().iloc[:40][["prompt", "completion_a", "completion_b", "preferred"]]
     pairs = hl.pairs_from_feedback(df)
-    voted = pl[pl["label"] != "tie"]
+    voted = df[df["preferred"] != "tie"]
     voted = voted.assign(
-        chosen=np.where(voted["label"] == "a", voted["response_a"], voted["response_b"]),
-        rejected=np.where(voted["label"] == "a", voted["response_b"], voted["response_a"]))
+        chosen=np.where(voted["preferred"] == "a", voted["completion_a"], voted["completion_b"]),
+        rejected=np.where(voted["preferred"] == "a", voted["completion_b"], voted["completion_a"]))
     expected = voted[voted["chosen"] != voted["rejected"]].drop_duplicates(
         subset=["prompt", "chosen", "rejected"])
     assert 0 < len(expected) < len(voted)  # PandaLM repeats some texts across model pairs
@@ -68,12 +66,20 @@ def test_unknown_preferred_value_names_the_row():
 
 
 def test_rating_differences_respect_the_minimum_gap():
-    usr = pd.read_json(SHARED_DATA / "usr_topicalchat_dev.jsonl", lines=True)
-    df = usr.rename(columns={"response": "completion", "overall": "rating"})[["prompt", "completion", "rating"]]
+    # real ratings: PandaLM's three votes per pair as a 1-5 score per response (see real_data)
+    df = pandalm_ratings()[["prompt", "completion", "rating"]]
     pairs = hl.pairs_from_feedback(df, min_rating_gap=1.0)
-    # the data README counts 374 dev pairs at a gap of 1.0 (3 more here are duplicates of texts
-    # within a context, which the README counts by position)
-    assert 360 <= len(pairs) <= 380
+    # every (prompt, higher-rated text, lower-rated text) at least 1.0 apart, each once
+    expected = {
+        (p, ci, cj)
+        for p, part in df.groupby("prompt", sort=False)
+        for ci, ri in zip(part["completion"], part["rating"], strict=True)
+        for cj, rj in zip(part["completion"], part["rating"], strict=True)
+        if ri - rj >= 1.0 and ci != cj
+    }
+    assert len(expected) > 100
+    assert len(pairs) == len(expected)
+    assert set(pairs[["prompt", "chosen", "rejected"]].itertuples(index=False, name=None)) == expected
     assert (pairs["reason"] == "rating").all()
     wider = hl.pairs_from_feedback(df, min_rating_gap=2.0)
     assert 0 < len(wider) < len(pairs)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from conftest import SHARED_DATA  # noqa: E402
+from real_data import pandalm_pairs, pandalm_rows  # noqa: E402
 
 import hl_notebook as hl  # noqa: E402
 from hl_notebook._schema import HLValueError  # noqa: E402
@@ -23,19 +23,12 @@ def _close_figures():
 
 
 def _pandalm_rows() -> pd.DataFrame:
-    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
-    models = pl["model_pair"].str.split("_", n=1, expand=True)
-    lab_a = np.where(pl["label"] == "a", "👍", np.where(pl["label"] == "b", "👎", None))
-    lab_b = np.where(pl["label"] == "b", "👍", np.where(pl["label"] == "a", "👎", None))
-    return pd.concat([
-        pd.DataFrame({"prompt": pl["prompt"], "completion": pl["response_a"], "model": models[0], "label": lab_a}),
-        pd.DataFrame({"prompt": pl["prompt"], "completion": pl["response_b"], "model": models[1], "label": lab_b}),
-    ], ignore_index=True)
+    return pandalm_rows()
 
 
 def _pandalm_pairs() -> pd.DataFrame:
-    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
-    return pl[pl["label"] != "tie"][["prompt", "chosen", "rejected"]].reset_index(drop=True)
+    """The 127 shipped PandaLM pairs with a winner, over 20 prompts."""
+    return pandalm_pairs()[["prompt", "chosen", "rejected"]]
 
 
 def test_plot_improvement_draws_each_model_with_its_wilson_band():
@@ -73,21 +66,22 @@ def test_plot_improvement_rejects_an_unknown_metric():
 
 def test_learning_curve_shows_measured_points_only_unless_asked():
     pairs = _pandalm_pairs()
+    # three grouped folds of the 127 pairs train on about 85 pairs each
     ax = hl.plot_learning_curve(pairs, model=hl.PreferenceModel(calibrate=False), n_splits=3,
-                                sizes=[50, 150, 390])
+                                sizes=[20, 40, 80])
     table = ax.learning_curve_
-    assert table["n_train"].tolist() == [50, 150, 390]
+    assert table["n_train"].tolist() == [20, 40, 80]
     assert table["accuracy"].between(0, 1).all()
     assert (table["ci_low"] <= table["accuracy"]).all() and (table["accuracy"] <= table["ci_high"]).all()
     xmax = max(max(line.get_xdata()) for line in ax.get_lines() if len(line.get_xdata()) > 1)
-    assert xmax == 390  # nothing drawn beyond the data
+    assert xmax == 80  # nothing drawn beyond the data
     assert not any("extrapolation" in t.get_text() for t in ax.get_legend().get_texts())
 
 
 def test_learning_curve_extrapolation_is_dashed_and_labelled():
     pairs = _pandalm_pairs()
     ax = hl.plot_learning_curve(pairs, model=hl.PreferenceModel(calibrate=False), n_splits=3,
-                                sizes=[40, 80, 160, 390], extrapolate_to=2000)
+                                sizes=[20, 40, 60, 80], extrapolate_to=2000)
     dashed = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
     assert len(dashed) == 1
     assert dashed[0].get_xdata().max() == pytest.approx(2000)
@@ -96,14 +90,14 @@ def test_learning_curve_extrapolation_is_dashed_and_labelled():
 
 def test_calibration_plot_for_pairs_and_labels():
     pairs = _pandalm_pairs()
-    train, test = pairs.iloc[:400], pairs.iloc[400:]
+    train, test = pairs.iloc[:85], pairs.iloc[85:]
     pm = hl.PreferenceModel().fit_pairs(train)
     ax = hl.plot_calibration(pm, test, None)
     assert ax.get_xlabel() == "predicted probability"
     assert "Brier" in ax.get_title()
     rows = _pandalm_rows().dropna(subset=["label"])
-    pm2 = hl.PreferenceModel(calibrate=False).fit(rows.iloc[:600], rows["label"].iloc[:600])
-    ax2 = hl.plot_calibration(pm2, rows.iloc[600:], rows["label"].iloc[600:])
+    pm2 = hl.PreferenceModel(calibrate=False).fit(rows.iloc[:170], rows["label"].iloc[:170])
+    ax2 = hl.plot_calibration(pm2, rows.iloc[170:], rows["label"].iloc[170:])
     assert ax2.get_ylabel() == "observed frequency"
 
 

@@ -1,4 +1,5 @@
-"""PreferenceModel on real human-preference data (HH-harmless, PandaLM, USR), plus bad input.
+"""PreferenceModel on real human-preference data (the shipped HH-harmless and PandaLM samples,
+and PandaLM's votes as ratings), plus bad input.
 
 scikit-learn's estimator checks
 -------------------------------
@@ -31,7 +32,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_DATA
+from real_data import hh_pairs, pandalm_pairs, pandalm_ratings, pandalm_votes
 from sklearn.exceptions import NotFittedError
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
@@ -43,14 +44,13 @@ UP, DOWN = "👍", "👎"
 
 
 def _hh_pairs(n: int | None = None) -> pd.DataFrame:
-    df = pd.read_json(SHARED_DATA / "hh_harmless_dev.jsonl", lines=True)
-    df = df[["prompt", "chosen", "rejected"]]
-    return df.iloc[:n].reset_index(drop=True) if n else df
+    """The first ``n`` of the 150 shipped HH-harmless pairs."""
+    return hh_pairs(n)
 
 
 def _pandalm_pairs() -> pd.DataFrame:
-    df = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
-    return df[df["label"] != "tie"][["prompt", "chosen", "rejected", "model_pair"]].reset_index(drop=True)
+    """The 127 shipped PandaLM pairs with a winner (20 prompts)."""
+    return pandalm_pairs()
 
 
 def _rows_from_pairs(pairs: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
@@ -117,11 +117,12 @@ def test_init_only_stores_arguments_and_clone_keeps_them():
 
 def test_grouped_cv_on_pandalm_beats_chance_and_never_splits_a_prompt():
     cv = hl.cross_validate(hl.PreferenceModel(), _pandalm_pairs(), n_splits=3, n_boot=200)
-    # grouped CV on 99 prompts; chance is 0.5 and "longer wins" is about 0.68 here
+    # grouped CV on the sample's 20 prompts: measured 0.79 (95% CI 0.67-0.90); chance is 0.5
+    # and "longer wins" is 0.71 on these pairs
     assert cv.kind == "pairwise"
     assert cv.accuracy > 0.6
     assert cv.ci_low < cv.accuracy < cv.ci_high
-    assert cv.n_prompts == 99 and cv.n == len(_pandalm_pairs())
+    assert cv.n_prompts == 20 and cv.n == len(_pandalm_pairs()) == 127
     folds_per_prompt = cv.oof.groupby("prompt")["fold"].nunique()
     assert (folds_per_prompt == 1).all()
     assert set(cv.oof["fold"]) == {0, 1, 2}
@@ -146,10 +147,10 @@ def test_pairs_model_is_calibrated_on_grouped_folds(pandalm_model):
 
 
 def test_rank_picks_the_highest_scoring_completion_per_prompt(pandalm_model):
-    pl = pd.read_json(SHARED_DATA / "pandalm_dev.jsonl", lines=True)
+    pl = pandalm_votes()
     cands = pd.concat([
-        pl[["prompt", "response_a"]].rename(columns={"response_a": "completion"}),
-        pl[["prompt", "response_b"]].rename(columns={"response_b": "completion"}),
+        pl[["prompt", "completion_a"]].rename(columns={"completion_a": "completion"}),
+        pl[["prompt", "completion_b"]].rename(columns={"completion_b": "completion"}),
     ]).drop_duplicates().reset_index(drop=True)
     best = pandalm_model.rank(cands, k=1)
     assert best["prompt"].is_unique
@@ -179,7 +180,7 @@ def test_fitted_model_pickles_and_scores_the_same(pandalm_model):
 
 
 def test_fit_on_thumbs_learns_hh_labels_and_predict_proba_follows_classes():
-    X, y = _rows_from_pairs(_hh_pairs(400))
+    X, y = _rows_from_pairs(_hh_pairs(150))
     pm = hl.PreferenceModel(random_state=0).fit(X, y)
     proba = pm.predict_proba(X.iloc[:10])
     assert proba.shape == (10, 2)
@@ -199,18 +200,20 @@ def test_pointwise_cross_validation_reports_label_accuracy():
 
 
 def test_fit_combines_pointwise_labels_and_pairs():
-    pairs = _hh_pairs(150)
-    X, y = _rows_from_pairs(_hh_pairs(300).iloc[150:])
+    pairs = _hh_pairs(75)
+    X, y = _rows_from_pairs(_hh_pairs(150).iloc[75:])
     pm = hl.PreferenceModel(calibrate=False).fit(X, y, pairs=pairs)
-    assert pm.n_pairs_ == 150 and pm.n_points_ == 300
+    assert pm.n_pairs_ == 75 and pm.n_points_ == 150
     pm2 = hl.PreferenceModel(calibrate=False).fit_pairs(pairs, X=X, y=y)
     np.testing.assert_allclose(pm.coef_, pm2.coef_)
 
 
-def test_integer_ratings_fit_from_usr_and_rating_pairs_are_used():
-    usr = pd.read_json(SHARED_DATA / "usr_topicalchat_dev.jsonl", lines=True)
-    X = usr.rename(columns={"response": "completion"})[["prompt", "completion"]]
-    ratings = usr["overall"].round().astype(int).clip(1, 5)
+def test_integer_ratings_fit_and_rating_pairs_are_used():
+    # real ratings: PandaLM's three votes per pair as a 1-5 score per response (see real_data)
+    rated = pandalm_ratings()
+    X = rated[["prompt", "completion"]]
+    ratings = rated["rating"].round().astype(int).clip(1, 5)
+    assert set(ratings) == {1, 2, 3, 4, 5}
     pm = hl.PreferenceModel().fit(X, ratings, rating_scale=(1, 5))
     assert list(pm.classes_) == [0, 1]
     assert pm.n_pairs_ > 0  # same-context rating differences became pairs
@@ -377,8 +380,8 @@ def test_embeddings_grouped_cv_on_pandalm_beats_chance():
     require_embeddings()
     cv = hl.cross_validate(hl.PreferenceModel(features="embeddings"), _pandalm_pairs(),
                            n_splits=3, n_boot=200)
-    # measured with 5 folds: 0.70 (95% CI 0.65-0.76); chance is 0.5
-    assert cv.kind == "pairwise" and cv.n_prompts == 99 and cv.n == len(_pandalm_pairs())
+    # measured on the sample with these 3 grouped folds: 0.78 (95% CI 0.66-0.88); chance is 0.5
+    assert cv.kind == "pairwise" and cv.n_prompts == 20 and cv.n == len(_pandalm_pairs())
     assert cv.accuracy > 0.6
     assert cv.ci_low < cv.accuracy < cv.ci_high
     # folds never split a prompt
@@ -434,7 +437,7 @@ def test_any_sklearn_transformer_can_be_the_features():
     from sklearn.pipeline import make_pipeline
 
     feats = make_column_transformer((HashingVectorizer(n_features=2**12), "completion"))
-    pm = hl.PreferenceModel(features=make_pipeline(feats)).fit_pairs(_hh_pairs(200))
+    pm = hl.PreferenceModel(features=make_pipeline(feats)).fit_pairs(_hh_pairs(150))
     assert pm.coef_.shape == (2**12,)
     assert 0 < pm.prefer("q", "I'm sorry, I can't help with that.", "Sure, here's how.") < 1
 

@@ -81,7 +81,7 @@ class ExportReport:
     """
 
     path: str
-    method: str
+    method: Method
     format: str
     n_rows: int
     validation_path: str | None = None
@@ -160,7 +160,7 @@ class ExportReport:
 # -- shared steps ------------------------------------------------------------------------------
 
 
-def _check_method(method: Any) -> str:
+def _check_method(method: Any) -> Method:
     if method not in METHODS:
         hint = suggest(str(method), METHODS)
         raise HLValueError(
@@ -302,6 +302,7 @@ def _supervised(
         index, col("prompt"), col("completion"), col("label"), col("correction"), col("messages"), strict=False
     ):
         p_text, corr_text = _text(p), _text(corr)
+        target: str | None
         if corr_text is not None:
             target, source = corr_text, "correction"
         elif is_missing_safe(lab) or lab is None or (not isinstance(lab, str)):
@@ -423,7 +424,7 @@ def _export(
     path: str | os.PathLike[str],
     *,
     fn: str,
-    method: str,
+    method: Any,
     fmt: str,
     system: str | None,
     prompt: str,

@@ -65,7 +65,7 @@ def _check_hyperparameters(hp: Any, method: str) -> dict[str, Any]:
     return dict(hp)
 
 
-def _as_file(data: Any, method: str, name: str, workdir: Path | None) -> tuple[Path, Any]:
+def _as_file(data: Any, method: Method, name: str, workdir: Path | None) -> tuple[Path, Any]:
     """A path to a JSONL file for ``data`` (a path, or a DataFrame exported with `to_openai`)."""
     import pandas as pd
 

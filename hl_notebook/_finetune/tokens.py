@@ -221,6 +221,7 @@ def count_tokens(data: str | Sequence[dict[str, Any]] | Iterable[str], *, model:
     if isinstance(data, str):
         return counter.count(data)
     items = list(data)
-    if all(isinstance(m, dict) for m in items):
-        return counter.count_messages(items)
+    messages = [m for m in items if isinstance(m, dict)]
+    if len(messages) == len(items):
+        return counter.count_messages(messages)
     return sum(counter.count_many([str(t) for t in items]))

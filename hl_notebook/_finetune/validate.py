@@ -31,7 +31,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from .._schema import HLValueError, describe, suggest
 
@@ -315,7 +315,7 @@ class _Collector:
 
 def _check_messages(
     messages: Any, line: int, where: str, out: _Collector, *, need_assistant: bool
-) -> bool:
+) -> TypeGuard[list[dict[str, Any]]]:
     """Check one messages list; report each problem; True when it is usable."""
     if not isinstance(messages, list) or not messages:
         got = "missing" if messages is None else ("empty" if messages == [] else describe(messages))
@@ -523,7 +523,7 @@ def validate_finetune_file(
             if not isinstance(item, dict):
                 out.error(line, "not_object", f"line must be a JSON object; got a JSON {type(item).__name__}.")
                 continue
-            kind = "dpo" if ("input" in item or "preferred_output" in item) else "supervised"
+            kind: Method = "dpo" if ("input" in item or "preferred_output" in item) else "supervised"
             if detected is None:
                 detected = kind
                 report.method = kind

@@ -177,11 +177,14 @@ class BatchRun:
             self.refresh()
         spec = self._store._kv_get(_NS, [self.id]).get(self.id) if self._store is not None else None
         requests = self._lines(self.batch.input_file_id)
-        bodies = {r.get("custom_id"): r.get("body") or {} for r in requests}
+        # the Batch API requires a custom_id on every request line
+        bodies: dict[str, dict[str, Any]] = {
+            r["custom_id"]: r.get("body") or {} for r in requests if isinstance(r.get("custom_id"), str)
+        }
         if not bodies:
             raise HLValueError(f"batch {self.id} has no requests in its input file {self.batch.input_file_id}.")
         first = next(iter(bodies.values()))
-        model = first.get("model")
+        model: str = first.get("model") or ""
         n = int(first.get("n") or 1)
         params = {k: v for k, v in first.items() if k not in ("model", "messages", "n")}
         if spec is not None:
@@ -192,7 +195,7 @@ class BatchRun:
             df = pd.DataFrame(index=range(len(bodies)))
             inputs = [{} for _ in range(len(bodies))]
             meta = {cid: (i, None) for i, cid in enumerate(bodies)}
-        jobs = []
+        jobs: list[Job] = []
         for cid, body in bodies.items():
             row, version = meta.get(cid, (0, None))
             messages = body.get("messages") or []
@@ -205,7 +208,7 @@ class BatchRun:
         return out
 
 
-def _apply(state: Any, jobs: list, results: dict[str, dict[str, Any]], *, custom_ids: list[str]) -> None:
+def _apply(state: Run, jobs: list[Job], results: dict[str, dict[str, Any]], *, custom_ids: list[str]) -> None:
     for job, cid in zip(jobs, custom_ids, strict=True):
         job.done = True
         r = results.get(cid)
@@ -221,7 +224,7 @@ def _apply(state: Any, jobs: list, results: dict[str, dict[str, Any]], *, custom
             state.errors += 1
 
 
-def run_batch(state: Any, todo: list, *, client: Any, progress: bool, poll_interval: float | None = None) -> None:
+def run_batch(state: Run, todo: list[Job], *, client: Any, progress: bool, poll_interval: float | None = None) -> None:
     """Send ``todo`` as one batch, wait for it and put the results on the jobs."""
     if not todo:
         return

@@ -174,6 +174,7 @@ def generate(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise HLValueError(f"{name} must be an integer >= {low}; got {describe(value)}.")
     _check_params(params)
+    versions: dict[str | None, list[dict[str, str]]]
     if isinstance(template, Mapping):
         if not template:
             raise HLValueError("template is an empty dict; give at least one version, e.g. {'v1': '...'}.")
@@ -245,7 +246,7 @@ def generate(
                         store=log_store, use_cache=use_cache, records=records, batch=batch,
                         max_retries=max_retries, concurrency=concurrency, progress=progress)
     finally:
-        if opened:
+        if opened and log_store is not None:
             log_store.close()
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .._client import describe_error
 from .._schema import is_missing
@@ -25,7 +25,9 @@ from .prices import cost_usd as _cost
 from .retries import retry_delay
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import pandas as pd
+    from pandas.api.extensions import ExtensionArray
 
     from .._store.store import Store
 
@@ -91,6 +93,7 @@ class Run:
         self.fatal: str | None = None
         self.interrupted = False
         self.requests = 0
+        self.batch_id: str | None = None  # set when the requests went as one Batch API batch
         self._logged: set[int] = set()
 
     # -- cache -----------------------------------------------------------------------------
@@ -361,7 +364,7 @@ class Run:
             "seconds": round(time.perf_counter() - started, 3),
             "interrupted": self.interrupted,
         }
-        if getattr(self, "batch_id", None):
+        if self.batch_id:
             out.attrs["generate"]["batch_id"] = self.batch_id
         if self.fatal is not None:
             done = int(out["completion"].notna().sum())
@@ -373,7 +376,7 @@ class Run:
             )
         if self.interrupted:
             left = int((out["error"] == "interrupted").sum())
-            batch_id = getattr(self, "batch_id", None)
+            batch_id = self.batch_id
             how = (f"The batch keeps running on the server: resume with hl.BatchRun({batch_id!r}).wait(), then "
                    ".to_frame()." if batch_id else
                    "Re-run the cell to finish them (finished rows come from the cache).")
@@ -419,8 +422,9 @@ class Run:
         taken = df.iloc[rows]
         rename = {c: f"input_{c}" for c in taken.columns if str(c) in OUTPUT_COLUMNS}
         out = taken.rename(columns=rename).copy()
-        dtype_tokens = "Int64" if n == 1 else "Float64"
+        dtype_tokens: Literal["Int64", "Float64"] = "Int64" if n == 1 else "Float64"
         for name, values in cols.items():
+            series: ExtensionArray | np.ndarray | pd.DatetimeIndex
             if name in ("prompt_tokens", "completion_tokens"):
                 series = pd.array(values, dtype=dtype_tokens)
             elif name in ("latency_s", "cost_usd"):
@@ -443,13 +447,13 @@ def _utc(value: Any) -> Any:
     return value
 
 
-def _timestamps(values: Sequence[Any]):
+def _timestamps(values: Sequence[Any]) -> pd.DatetimeIndex:
     import pandas as pd
 
-    out = []
+    out: list[pd.Timestamp | None] = []  # None becomes NaT in the index
     for v in values:
         if v is None:
-            out.append(pd.NaT)
+            out.append(None)
         elif isinstance(v, (int, float)):
             out.append(pd.Timestamp(v, unit="s", tz="UTC"))
         else:

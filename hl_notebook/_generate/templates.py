@@ -71,7 +71,8 @@ def normalize_template(template: Any, *, system: str | None, version: str | None
     return messages
 
 
-def render(messages: list[dict[str, str]], values: Mapping[str, Any]) -> list[dict[str, str]]:
+def render(messages: list[dict[str, str]], values: Mapping[Any, Any]) -> list[dict[str, str]]:
+    """The messages with their ``{field}`` placeholders filled from ``values`` (a row's record)."""
     return [{**m, "content": m["content"].format_map(values)} for m in messages]
 
 

@@ -138,10 +138,13 @@ class Refitter:
 
     Examples
     --------
-    >>> import hl_notebook as hl  # doctest: +SKIP
-    >>> r = Refitter(hl.PreferenceModel(), every=20)  # doctest: +SKIP
-    >>> r.on_status(lambda s: print(s["labels_since_fit"]))  # doctest: +SKIP
-    >>> r.update(annotated_df)  # after each label; returns at once  # doctest: +SKIP
+    >>> import hl_notebook as hl
+    >>> labelled = hl.datasets.load_sample("hh_harmless").head(40)  # 20 👍, 20 👎
+    >>> r = Refitter(hl.PreferenceModel(calibrate=False), every=20, cv_splits=0)
+    >>> r.update(labelled)  # after each label; returns at once, the fit runs in a thread
+    True
+    >>> r.wait(timeout=60), r.status["n_labels"], r.status["error"]
+    (True, 40, None)
     """
 
     def __init__(
@@ -259,7 +262,8 @@ class Refitter:
                 with self._lock:
                     self._status["error"] = f"on_status callback failed: {exc!r}"
 
-    def _run(self, labelled: pd.DataFrame) -> None:
+    def _run(self, first: pd.DataFrame) -> None:
+        labelled: pd.DataFrame | None = first  # then whatever arrived while a fit ran
         while labelled is not None:
             n = len(labelled)
             try:
@@ -276,7 +280,7 @@ class Refitter:
                 if self.positive == DEFAULT_LABELS[0]:
                     y01 = [v if v == self.positive else DEFAULT_LABELS[1] for v in y01]
                 new = clone(self.model).fit(labelled, y01)
-                acc = (None, None, None)
+                acc: tuple[float | None, float | None, float | None] = (None, None, None)
                 if self.cv_splits and "prompt" in labelled.columns and labelled["prompt"].nunique() >= 2:
                     from .crossval import cross_validate
 

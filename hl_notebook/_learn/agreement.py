@@ -7,7 +7,7 @@ labelled it; for alpha, every item with at least two labels counts.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Hashable, Mapping
 from itertools import combinations
 from typing import TYPE_CHECKING, Any
@@ -53,7 +53,8 @@ def krippendorff_alpha(units: Mapping[Any, list[Hashable]]) -> tuple[float, int]
     >>> round(krippendorff_alpha({1: ["a", "a"], 2: ["a", "b"], 3: ["b", "b"]})[0], 3)
     0.444
     """
-    coincidence: Counter[tuple[Hashable, Hashable]] = Counter()
+    # coincidences are weighted by 1 / (m - 1): floats, not counts
+    coincidence: defaultdict[tuple[Hashable, Hashable], float] = defaultdict(float)
     pairable = 0
     for values in units.values():
         m = len(values)
@@ -66,7 +67,7 @@ def krippendorff_alpha(units: Mapping[Any, list[Hashable]]) -> tuple[float, int]
                 pairs = nc * (nk - 1) if c == k else nc * nk
                 if pairs:
                     coincidence[(c, k)] += pairs / (m - 1)
-    totals: Counter[Hashable] = Counter()
+    totals: defaultdict[Hashable, float] = defaultdict(float)
     for (c, _), o in coincidence.items():
         totals[c] += o
     n = sum(totals.values())

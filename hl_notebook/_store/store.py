@@ -282,7 +282,7 @@ class Store:
                     version += 1
                     self._set_meta(conn, "schema_version", str(version))
                 self._labels = tuple(json.loads(meta.get("labels", "null")) or DEFAULT_LABELS)
-                self._rating_scale = tuple(  # type: ignore[assignment]
+                self._rating_scale = tuple(
                     json.loads(meta.get("rating_scale", "null")) or DEFAULT_RATING_SCALE
                 )
             except BaseException:
@@ -342,7 +342,7 @@ class Store:
     def _refresh_vocabulary(self) -> None:
         meta = dict(self._read("SELECT key, value FROM meta WHERE key IN ('labels','rating_scale')"))
         self._labels = tuple(json.loads(meta["labels"]))
-        self._rating_scale = tuple(json.loads(meta["rating_scale"]))  # type: ignore[assignment]
+        self._rating_scale = tuple(json.loads(meta["rating_scale"]))
 
     # -- logging ----------------------------------------------------------------------------
 
@@ -495,10 +495,12 @@ class Store:
                 "Fix these rows, or pass errors='skip' to log the good rows and skip the bad ones."
             )
         bad = {i for i, r in enumerate(rows) if r is None}
-        missing_ids = [i for i in range(n) if i not in bad and rows[i][0] is None]  # type: ignore[index]
+        missing_ids = [i for i, r in enumerate(rows) if r is not None and r[0] is None]
         generated = set(missing_ids)
         for i, fresh in zip(missing_ids, new_ids("log_", len(missing_ids)), strict=True):
-            rows[i] = (fresh,) + rows[i][1:]  # type: ignore[index]
+            row = rows[i]
+            assert row is not None  # missing_ids holds good rows only
+            rows[i] = (fresh,) + row[1:]
         ids: list[str | None] = [None if r is None else r[0] for r in rows]
         seen: dict[str, int] = {}
         for i, log_id in enumerate(ids):
@@ -525,7 +527,9 @@ class Store:
                 conn.executemany(_INSERT_LOG, write)
                 if events:
                     ev_rows = [
-                        (ids[i], e) for i, e in events if ids[i] is not None and ids[i] not in existing
+                        (log_id, e)
+                        for i, e in events
+                        if (log_id := ids[i]) is not None and log_id not in existing
                     ]
                     self._insert_events(conn, ev_rows, source=source)
         except UnicodeEncodeError:
@@ -701,6 +705,7 @@ class Store:
         """
         import pandas as pd
 
+        items: list[tuple[Any, Mapping[Any, Any]]]
         if isinstance(records, pd.DataFrame):
             check_columns(records.columns, [("log_id", "log_id")], frame="records")
             items = list(zip(records.index, records.to_dict("records"), strict=True))
@@ -768,7 +773,8 @@ class Store:
             ] or [self._query_frame(STORE_COLUMNS, "logs", where="0")]
             found = pd.concat(frames, ignore_index=True)
             order = {i: k for k, i in enumerate(ids)}
-            found = found.iloc[sorted(range(len(found)), key=lambda k: order[found["log_id"].iat[k]])]
+            found_ids = found["log_id"].tolist()
+            found = found.iloc[sorted(range(len(found)), key=lambda k: order[found_ids[k]])]
             return found.reset_index(drop=True)
         where = (
             "label IS NOT NULL OR rating IS NOT NULL OR correction IS NOT NULL OR comment IS NOT NULL"
