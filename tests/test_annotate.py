@@ -489,3 +489,9 @@ def test_a_front_end_write_never_changes_saved():
     for stale in ({"count": 1, "last": None}, {"count": 99, "last": {"label": "x"}}, {}):
         w.set_state({"saved": stale})  # what ipywidgets (Jupyter and marimo) calls on a write
         assert w.saved == now
+
+
+def test_a_frame_with_duplicate_column_names_is_refused_naming_them():
+    df = pd.DataFrame([["p", "c", "x"]], columns=["prompt", "completion", "prompt"])
+    with pytest.raises(hl.HLValueError, match=r"annotate\(\) needs distinct column names; df has \['prompt'\]"):
+        hl.annotate(df)

@@ -9,7 +9,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from .common import CLIError, existing_store, input_file, open_store, store_argument
 from .formats import EXPORT_FORMATS
@@ -99,7 +99,7 @@ def _run_export(args: argparse.Namespace) -> int:
         if sys.stdout.isatty():
             sys.stdout.flush()
             with _TerminalSink(sys.stdout) as sink:
-                written = spec.write(frame, sink)
+                written = spec.write(frame, cast(IO[bytes], sink))
         else:
             written = spec.write(frame, sys.stdout.buffer)
             sys.stdout.buffer.flush()

@@ -352,10 +352,10 @@ def label_budget(
     if (half_width is None) == (null is None):
         raise HLValueError("give exactly one of half_width=... (a target precision) or null=... (a value to tell apart).")
     z = _z(confidence)
-    with_pred = yhat is not None and yhat_unlabelled is not None
     if (yhat is None) != (yhat_unlabelled is None):
         raise HLValueError("give both yhat and yhat_unlabelled, or neither.")
-    if with_pred:
+    with_pred = yhat is not None and yhat_unlabelled is not None
+    if yhat is not None and yhat_unlabelled is not None:
         est = ppi_mean(y, yhat, yhat_unlabelled, confidence=confidence)
         f = _vector(yhat, "yhat")
         f_u = _vector(yhat_unlabelled, "yhat_unlabelled")

@@ -450,7 +450,7 @@ def base_folder(spec: ModelSpec | str | os.PathLike[str]) -> Path:
         with _quiet():
             tokenizer = AutoTokenizer.from_pretrained(spec.base, gguf_file=spec.gguf_file,
                                                       local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(spec.base, gguf_file=spec.gguf_file,
+            model: Any = AutoModelForCausalLM.from_pretrained(spec.base, gguf_file=spec.gguf_file,
                                                          dtype=torch.float32, local_files_only=True)
             # the weights are plain float32 now; saving refuses while the GGUF quantizer is attached
             model.hf_quantizer = None
@@ -566,7 +566,7 @@ def load_model(spec: ModelSpec | str | os.PathLike[str], *, device: str | torch.
     folder = base_folder(spec)
     tokenizer = load_tokenizer(spec)
     with _quiet():
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or default_dtype,
+        model: Any = AutoModelForCausalLM.from_pretrained(folder, dtype=dtype or default_dtype,
                                                      local_files_only=True)
     model.to(dev)
     if spec.adapter is not None:

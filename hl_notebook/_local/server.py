@@ -35,7 +35,7 @@ import secrets
 import socketserver
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -429,7 +429,7 @@ class LocalServer:
             "usage": _usage(len(prompt_ids), completion),
         }
 
-    def chat_completion_chunks(self, body: Any) -> Iterator[dict[str, Any]]:
+    def chat_completion_chunks(self, body: Any) -> Generator[dict[str, Any], None, None]:
         """The ``stream=True`` answer as ``chat.completion.chunk`` objects. Validation errors are
         raised before the first chunk; text arrives as it becomes final (a possible stop string is
         held back until it is ruled out), then each choice's ``finish_reason``, then the usage
@@ -547,7 +547,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         else:
             self._answer(lambda: owner.chat_completion(body))
 
-    def _stream(self, chunks: Iterator[dict[str, Any]]) -> None:
+    def _stream(self, chunks: Generator[dict[str, Any], None, None]) -> None:
         """Server-sent events: ``data: <chunk>`` lines, then ``data: [DONE]``; errors before the
         first chunk are a plain JSON error answer, errors after it an ``error`` event."""
         try:

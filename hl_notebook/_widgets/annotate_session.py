@@ -16,7 +16,7 @@ import datetime as _dt
 import json
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 
@@ -416,7 +416,8 @@ class AnnotationSession(Session):
                 v = text_of(self._get(pos, c))
                 if v is not None:
                     extra[c] = v
-        log_id = self.store.log(prompt=prompt, completion=completion, **extra)
+        log_id = self.store.log(prompt=prompt, completion=completion, model=extra.get("model"),
+                                prompt_version=extra.get("prompt_version"))
         self._set(pos, "log_id", log_id)
         return log_id
 
@@ -427,6 +428,7 @@ class AnnotationSession(Session):
         if self.store is None:
             return None, None
         log_id = self._ensure_log_id(pos)
+        assert log_id is not None  # there is a store
         sets = {k: v for k, v in after.items() if v is not None}
         clears = [k for k, v in after.items() if v is None and not is_missing(self._get(pos, k))]
         if not sets and not clears:
@@ -481,7 +483,7 @@ class AnnotationSession(Session):
         ]
         if sets or clears:
             if "rating" in sets:
-                sets["rating"] = int(sets["rating"])
+                sets["rating"] = int(cast(Any, sets["rating"]))
             self.store.feedback(
                 change.log_id, **sets,
                 annotator=text_of(change.before.get("annotator")) or self.annotator,

@@ -52,7 +52,7 @@ def same_keywords_as(cls: Callable[P, R]) -> Callable[[Callable[..., R]], Callab
 
     def give(function: Callable[..., R]) -> Callable[P, R]:
         function.__signature__ = inspect.signature(cls)  # type: ignore[attr-defined]
-        return function  # type: ignore[return-value]
+        return function
 
     return give
 
@@ -124,7 +124,7 @@ class MessageWidget(anywidget.AnyWidget):
             return
         kind = content.get("kind")
         rid = content.get("id")
-        method = self._handlers.get(kind)
+        method = self._handlers.get(kind) if isinstance(kind, str) else None
         if method is None:
             self.send({"kind": kind, "id": rid, "error": f"unknown request kind {kind!r}"})
             return
@@ -143,8 +143,9 @@ class MessageWidget(anywidget.AnyWidget):
 
     def _count_saved(self, last: dict[str, Any]) -> dict[str, Any]:
         """Count one saved change (``last`` is small and JSON-safe); returns the new ``saved``."""
-        self.saved = {"count": self.saved["count"] + 1, "last": last}
-        return self.saved
+        saved: dict[str, Any] = {"count": int(self.saved.get("count") or 0) + 1, "last": last}
+        self.saved = saved
+        return saved
 
     def set_state(self, sync_data: dict[str, Any]) -> None:
         # marimo re-runs the cells using a widget only when its front end writes a trait, so the

@@ -135,6 +135,12 @@ def check_frame(df: Any, function: str) -> None:
             f"{function}() takes a pandas DataFrame; got {describe(df)}. "
             "Build one first, e.g. pd.DataFrame({'prompt': [...], 'completion': [...]})."
         )
+    if df.columns.duplicated().any():
+        dupes = sorted({str(c) for c in df.columns[df.columns.duplicated()]})
+        raise HLValueError(
+            f"{function}() needs distinct column names; df has {dupes} more than once. Rename or "
+            "drop the copies first, e.g. df.loc[:, ~df.columns.duplicated()]."
+        )
 
 
 class Session:
@@ -174,7 +180,10 @@ class Session:
         self._kinds = dict(columns)
         for name, kind in self._kinds.items():
             ensure_column(df, name, kind)
-        self._cols = {c: df.columns.get_loc(c) for c in df.columns if isinstance(c, str)}
+        # each column's position (check_frame refused duplicate names)
+        self._cols: dict[str, int] = {
+            c: int(k) for k, c in enumerate(df.columns) if isinstance(c, str)
+        }
         self.order = np.arange(len(df), dtype=np.int64)
         self._views = ViewCache(self.order)
         self.undo_stack: list[Change] = []
@@ -226,7 +235,7 @@ class Session:
     def check_pos(self, pos: Any) -> int:
         """``pos`` as a row position, or an error giving the range."""
         n = len(self.df)
-        if isinstance(pos, bool) or not isinstance(pos, numbers.Integral) or not 0 <= pos < n:
+        if isinstance(pos, bool) or not isinstance(pos, numbers.Integral) or not 0 <= int(pos) < n:
             raise HLValueError(f"row position must be from 0 to {n - 1}; got {describe(pos)}.")
         return int(pos)
 
