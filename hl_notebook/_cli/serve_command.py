@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 from .common import CLIError
+from .output import say
 
 
 def add_serve(subparsers: Any) -> None:
@@ -65,14 +66,14 @@ def _run_serve(args: argparse.Namespace) -> int:
 
     previous = signal.signal(signal.SIGTERM, _stop)
     try:
-        print(f"loading {args.model}" + (f" with the adapter {args.adapter}" if args.adapter else "")
-              + " ...", flush=True)
+        say(f"loading {args.model}" + (f" with the adapter {args.adapter}" if args.adapter else "")
+            + " ...")
         name = server.serve(args.model, adapter=args.adapter)
-        print(f"Serving {name!r} at {server.url} (OpenAI-compatible; no API key needed). "
-              "Press Ctrl+C to stop.", flush=True)
-        print("In another notebook:", flush=True)
-        print(f'    client = openai.OpenAI(base_url="{server.url}", api_key="unused")', flush=True)
-        print(f'    hl.generate(df, "{{prompt}}", model="{name}", client=client)', flush=True)
+        say(f"Serving {name!r} at {server.url} (OpenAI-compatible; no API key needed). "
+              "Press Ctrl+C to stop.")
+        say("In another notebook:")
+        say(f'    client = openai.OpenAI(base_url="{server.url}", api_key="unused")')
+        say(f'    hl.generate(df, "{{prompt}}", model="{name}", client=client)')
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
@@ -80,5 +81,5 @@ def _run_serve(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         server.close()
-    print("stopped", flush=True)
+    say("stopped")
     return 0
