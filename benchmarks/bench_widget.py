@@ -8,6 +8,10 @@ Figures, all timed inside the page with performance.now():
 2. label round trip: keypress "1" → kernel writes the DataFrame and journals to the SQLite store →
    UI shows "saved"; beside the bare comm round trip of a trivial anywidget (send a message, the
    kernel answers at once) in the same run. Goal: median <= 1.3 x the bare round trip.
+3. active learning at 1M rows: first paint and label round trip (labels alternating 1/2, so the
+   model refits every 20 labels and re-ranks the rows ahead in the background) with
+   ``order="uncertainty"`` and a fitted preference model, beside ``order="index"`` without one,
+   interleaved in the same run. Goal: each <= 1.5 x index order.
 
 usage: .venv/bin/python benchmarks/bench_widget.py [--reps 3] [--n 60]
 (the figures go to ``benchmarks/out/bench_widget.json`` too, for ``render_readme.py``; the raw
@@ -44,6 +48,11 @@ for n in (10_000, 100_000, 1_000_000):
 store = hl.Store(STORE_PATH)
 store.log_many(frames[10_000].head(2000))
 logged = store.to_pandas()
+sample = hl.datasets.load_sample('hh_harmless')
+pm = hl.PreferenceModel(calibrate=False).fit(sample[['prompt', 'completion']], sample['label'])
+big_index = frames[1_000_000].copy()
+big_active = frames[1_000_000].copy()
+active_store = hl.Store(STORE_PATH.replace('.sqlite', '-active.sqlite'))
 
 class Bare(anywidget.AnyWidget):
     _esm = '''
@@ -79,14 +88,16 @@ TIME_CELL_JS = """
 """
 
 LABEL_RTT_JS = """
-async (n) => {
-  const roots = document.querySelectorAll('.hl-annotate');
+async ([n, cellIndex, alternate]) => {
+  const cell = document.querySelectorAll('.jp-Notebook .jp-Cell')[cellIndex];
+  const roots = cell.querySelectorAll('.hl-annotate');
   const root = roots[roots.length - 1];
   const out = [];
   for (let i = 0; i < n; i++) {
     const before = Number(root.dataset.saved || 0);
+    const k = alternate && i % 2 ? '2' : '1';
     const t0 = performance.now();
-    root.dispatchEvent(new KeyboardEvent('keydown', { key: '1', code: 'Digit1', bubbles: true }));
+    root.dispatchEvent(new KeyboardEvent('keydown', { key: k, code: 'Digit' + k, bubbles: true }));
     await new Promise((res) => {
       const mo = new MutationObserver(() => { if (Number(root.dataset.saved || 0) > before) { mo.disconnect(); res(); } });
       mo.observe(root, { attributes: true, attributeFilter: ['data-saved'] });
@@ -117,6 +128,15 @@ def timed_cell(page, idx: int, selector: str) -> float:
     return float(page.evaluate("() => window.__hlT"))
 
 
+def run_cell(page, server, name, idx: int) -> None:
+    """Run cell ``idx`` and wait for the kernel to be idle again."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(idx)
+    cell.locator(".jp-InputPrompt").first.click()
+    page.keyboard.press("Shift+Enter")
+    time.sleep(0.3)
+    server.wait_idle(name)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--reps", type=int, default=3)
@@ -135,6 +155,12 @@ def main() -> None:
         "hl.annotate(frames[1_000_000])",
         "Bare()",
         "w = hl.annotate(logged, store=store, annotator='bench')\nw",
+        "wu = hl.annotate(frames[1_000_000], order='uncertainty', model=pm)\nwu",
+        "wu.session.active.wait(300)",  # the background pool scoring ends before the next figure
+        "wi = hl.annotate(big_index, store=active_store, annotator='bench')\nwi",
+        "wa = hl.annotate(big_active, store=active_store, annotator='bench', order='uncertainty',"
+        " model=pm)\nwa",
+        "wa.session.active.wait(300), wa.refitter.wait(300), wa.model_status",
     ]
     name = server.write_notebook("bench.ipynb", cells)
     results: dict = {}
@@ -160,6 +186,18 @@ def main() -> None:
                     server.wait_idle(name)
                     time.sleep(0.5)
                 results[f"first_paint_ms[{label}]"] = xs
+            # 1M rows with order="uncertainty" and a model, interleaved with index order
+            xs_i, xs_u = [], []
+            for _ in range(args.reps):
+                xs_i.append(timed_cell(page, 3, ready))
+                server.wait_idle(name)
+                time.sleep(0.5)
+                xs_u.append(timed_cell(page, 6, ready))
+                server.wait_idle(name)
+                run_cell(page, server, name, 7)
+                time.sleep(0.5)
+            results["first_paint_ms[1M rows, index, interleaved]"] = xs_i
+            results["first_paint_ms[1M rows, uncertainty + model]"] = xs_u
             # label round trip against the bare comm round trip, interleaved in the same run
             timed_cell(page, 5, ready)
             server.wait_idle(name)
@@ -167,9 +205,21 @@ def main() -> None:
             bare, label = [], []
             for _ in range(3):
                 bare += page.evaluate(BARE_RTT_JS, args.n // 3)
-                label += page.evaluate(LABEL_RTT_JS, args.n // 3)
+                label += page.evaluate(LABEL_RTT_JS, [args.n // 3, 5, False])
             results["bare_rtt_ms"] = bare
             results["label_rtt_ms"] = label
+            # 1M rows: index order vs uncertainty order with refits and re-ranks, interleaved
+            timed_cell(page, 8, ready)
+            server.wait_idle(name)
+            timed_cell(page, 9, ready)
+            server.wait_idle(name)
+            li, la = [], []
+            for _ in range(3):
+                li += page.evaluate(LABEL_RTT_JS, [args.n // 3, 8, True])
+                la += page.evaluate(LABEL_RTT_JS, [args.n // 3, 9, True])
+            results["label_rtt_ms[1M, index]"] = li
+            results["label_rtt_ms[1M, uncertainty + model]"] = la
+            run_cell(page, server, name, 10)
             ctx.close()
     finally:
         server.proc.terminate()
@@ -195,6 +245,20 @@ def main() -> None:
     fp1m = statistics.median(results["first_paint_ms[1M rows]"])
     print(f"goal 1M first paint <= 1500 ms: {'met' if fp1m <= 1500 else 'NOT met'} ({fp1m:.0f} ms)")
     print(f"feedback events journaled during the run: {journaled} (expected {len(lab)})")
+    fi = statistics.median(results["first_paint_ms[1M rows, index, interleaved]"])
+    fu_all = results["first_paint_ms[1M rows, uncertainty + model]"]
+    fu = statistics.median(fu_all)
+    li, la = results["label_rtt_ms[1M, index]"], results["label_rtt_ms[1M, uncertainty + model]"]
+    print("1M rows, order='uncertainty' + a preference model, beside order='index' (interleaved):")
+    print(f"{'first paint, index order':34s} {fi:8.0f}ms {'':9s}   1.00x")
+    print(f"{'first paint, uncertainty + model':34s} {fu:8.0f}ms {pct(fu_all, .95):8.0f}ms   "
+          f"{fu / fi:5.2f}x index order (goal <= 1.5x)")
+    print(f"{'label round trip, index order':34s} {statistics.median(li):8.1f}ms {pct(li, .95):8.1f}ms   1.00x")
+    print(f"{'label round trip, uncertainty':34s} {statistics.median(la):8.1f}ms {pct(la, .95):8.1f}ms   "
+          f"{statistics.median(la) / statistics.median(li):5.2f}x index order (goal <= 1.5x)")
+    with hl.Store(store_path.replace(".sqlite", "-active.sqlite")) as store:
+        journaled_big = len(store.feedback_events())
+    print(f"feedback events journaled at 1M rows: {journaled_big} (expected {len(li) + len(la)})")
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "bench_widget_raw.json").write_text(json.dumps(results, indent=1))
@@ -215,6 +279,22 @@ def main() -> None:
             value=rtt, unit="ms (median)", baseline=bare_rtt,
             baseline_name="bare comm round trip of a trivial anywidget, interleaved",
             goal="<= 1.3 x", journaled=journaled),
+        figures.figure(
+            "widget.first_paint_1m_uncertainty",
+            'annotator, 1M rows, order="uncertainty" + model: cell run → first paint',
+            f"{fu / 1000:.2g} s", f"{fu / fi:.2f} × index order ({fi / 1000:.2g} s)", value=fu / 1000,
+            unit="s (median)", baseline=fi / 1000,
+            baseline_name='first paint of the same 1M rows in order="index", interleaved',
+            goal="<= 1.5 x", runs_s=[x / 1000 for x in fu_all]),
+        figures.figure(
+            "widget.label_round_trip_1m_uncertainty",
+            'annotator, 1M rows, order="uncertainty" + model (refit every 20, re-rank): key → "saved"',
+            f"{statistics.median(la):.0f} ms",
+            f"{statistics.median(la) / statistics.median(li):.2f} × index order "
+            f"({statistics.median(li):.0f} ms)",
+            value=statistics.median(la), unit="ms (median)", baseline=statistics.median(li),
+            baseline_name='label round trip, same 1M rows and store, order="index", interleaved',
+            goal="<= 1.5 x", journaled=journaled_big),
     ], params=params, documented_size=params == DEFAULTS)
 
 

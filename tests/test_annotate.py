@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 import hl_notebook as hl
-from hl_notebook._widgets.annotate_session import uncertainty_positions
 from hl_notebook._widgets.cells import PREVIEW_CHARS
 
 
@@ -219,12 +218,14 @@ def test_orders_random_and_uncertainty():
         hl.annotate(df, order="randm")
 
 
-def test_uncertainty_positions_mix_in_random_rows():
-    proba = np.linspace(0, 1, 1000)
-    order = uncertainty_positions(proba, random_fraction=0.1, random_state=0)
-    assert sorted(order.tolist()) == list(range(1000))
-    far = [p for p in order[:100] if abs(p - 500) > 100]
-    assert 5 <= len(far) <= 15
+def test_uncertainty_order_of_a_multiclass_model_uses_the_top_two_margin():
+    class Three:
+        def predict_proba(self, X):
+            return np.array([[0.8, 0.1, 0.1], [0.4, 0.4, 0.2], [0.5, 0.3, 0.2]])[: len(X)]
+
+    df = frame(3)
+    s = hl.annotate(df, order="uncertainty", model=Three()).session
+    assert s.order.tolist() == [1, 2, 0]
 
 
 def test_million_rows_open_and_page_without_serialising_the_frame():
@@ -495,3 +496,13 @@ def test_a_frame_with_duplicate_column_names_is_refused_naming_them():
     df = pd.DataFrame([["p", "c", "x"]], columns=["prompt", "completion", "prompt"])
     with pytest.raises(hl.HLValueError, match=r"annotate\(\) needs distinct column names; df has \['prompt'\]"):
         hl.annotate(df)
+
+
+def test_the_footer_names_the_store_relative_to_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "team").mkdir()
+    with hl.Store("team/labels.sqlite") as store:
+        assert hl.annotate(frame(), store=store).config["store"] == "team/labels.sqlite"
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-other.sqlite"
+    with hl.Store(elsewhere) as store:
+        assert hl.annotate(frame(), store=store).config["store"] == str(elsewhere)

@@ -72,6 +72,9 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         expect(root.locator(".hl-completion strong")).to_have_text("new list")  # markdown rendered
         expect(root.locator(".hl-completion pre code")).to_contain_text("sorted(words, key=len)")
         expect(root.locator(".hl-chip").first).to_have_text("model: gpt-4o-mini")
+        # the footer names the store as the user knows it (the kernel runs beside it), not by an
+        # absolute path that would be saved into the notebook
+        expect(root.locator(".hl-footer")).to_have_text(f"store: annotate-{app}.sqlite")
 
         # click 👍 on row 0: saved; with rating=5 the row waits for its stars too
         root.locator('.hl-label[data-label="👍"]').click()
@@ -122,6 +125,7 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         page.keyboard.press("k")
         page.keyboard.press("k")
         expect(root).to_have_attribute("data-pos", "0")
+        # README's picture (examples/annotate.png is this file from the lab run)
         root.screenshot(path=str(ARTIFACTS / f"annotate-readme-{app}.png"))
         # / filters by text: only the row about France is left
         page.keyboard.press("/")

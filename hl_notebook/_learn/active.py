@@ -2,25 +2,112 @@
 
 Plain logic with no widget in it. The widget calls:
 
-- `uncertainty_order(X, model)` once, to order its rows (most uncertain first, ~10% random);
-- `Refitter(model, every=20)`; ``refitter.update(df)`` after each label (cheap: it counts new
-  labels and, every ``every`` of them, starts a refit in a background thread); ``refitter.status``
-  for the live panel, and ``refitter.on_status(callback)`` to hear when it changes.
+- `uncertainty_order(X, model)` to order rows (most uncertain first, ~10% random), or, for big
+  frames, `rerank_tail` on a random pool of rows scored by a `RankWorker` in the background: the
+  rows already shown never move, the rest are re-ranked after each refit;
+- `Refitter(model, every=20)`; ``refitter.update(df, labelled=positions)`` after each label (O(1):
+  it counts new labels and, every ``every`` of them, starts a refit in a background thread);
+  ``refitter.status`` for the live panel, and ``refitter.on_status(callback)`` to hear when it
+  changes.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
-from .._schema import DEFAULT_LABELS, HLValueError, describe, is_missing
+from .._schema import DEFAULT_LABELS, HLValueError, describe
 
-__all__ = ["Refitter", "uncertainty_order"]
+__all__ = [
+    "RankWorker",
+    "Refitter",
+    "interleave_random",
+    "rerank_tail",
+    "uncertainty_order",
+    "uncertainty_scores",
+]
+
+
+def uncertainty_scores(X: Any, model: Any) -> np.ndarray:
+    """How unsure ``model`` is about each row of ``X``, from 0 (sure) to 1 (even odds).
+
+    ``model.uncertainty(X)`` when the model has it (`PreferenceModel` does), else one minus the
+    margin between the two most probable classes of ``model.predict_proba(X)`` (for a binary
+    model, ``1 - 2 |p - 0.5|``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Toy:
+    ...     def predict_proba(self, X): return np.array([[0.5, 0.5], [0.9, 0.1], [0.3, 0.7]])
+    >>> uncertainty_scores(["a", "b", "c"], Toy()).round(2).tolist()
+    [1.0, 0.2, 0.6]
+    """
+    n = len(X)
+    if hasattr(model, "uncertainty"):
+        u = np.asarray(model.uncertainty(X), dtype=float)
+    elif hasattr(model, "predict_proba"):
+        p = np.asarray(model.predict_proba(X), dtype=float)
+        if p.ndim == 1:
+            p = np.stack([1 - p, p], axis=1)
+        if p.ndim != 2 or p.shape[0] != n:
+            raise HLValueError(
+                f"model.predict_proba(X) returned shape {p.shape}; expected ({n}, n_classes)."
+            )
+        if p.shape[1] < 2:
+            return np.zeros(n)
+        top2 = np.partition(p, p.shape[1] - 2, axis=1)[:, -2:]
+        u = 1.0 - (top2[:, 1] - top2[:, 0])
+    else:
+        raise HLValueError(
+            f"model must have uncertainty(X) or predict_proba(X), e.g. a fitted hl.PreferenceModel; "
+            f"got {describe(model)}."
+        )
+    if u.shape != (n,):
+        raise HLValueError(f"model.uncertainty(X) returned shape {u.shape}; expected ({n},).")
+    return u
+
+
+def interleave_random(
+    ranked: np.ndarray, *, random_fraction: float, rng: np.random.Generator
+) -> np.ndarray:
+    """``ranked`` with a share ``random_fraction`` of its slots given to rows drawn at random.
+
+    The random slots are spread evenly (with 0.1, about every tenth; never the first). The rows
+    for them are drawn uniformly from all of ``ranked``, and the others keep their ranked order,
+    so every row has the same chance of being a random pick. Vectorised: O(n log n).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> interleave_random(np.arange(20), random_fraction=0.1, rng=np.random.default_rng(0)).tolist()
+    [0, 1, 2, 3, 4, 5, 16, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19]
+    """
+    ranked = np.asarray(ranked, dtype=np.int64)
+    m = len(ranked)
+    k = int(round(m * random_fraction))
+    if k == 0 or m < 2:
+        return ranked.copy()
+    slots = np.unique(np.linspace(0, m - 1, k + 2)[1:-1].round().astype(np.int64))
+    if len(slots) < k:  # tiny m: the rest of the random slots from the end
+        free = np.setdiff1d(np.arange(1, m, dtype=np.int64), slots)
+        slots = np.sort(np.concatenate([slots, free[len(free) - (k - len(slots)):]]))
+    slots = slots[:k]
+    picked = rng.choice(m, size=len(slots), replace=False)
+    keep = np.ones(m, dtype=bool)
+    keep[picked] = False
+    out = np.empty(m, dtype=np.int64)
+    other = np.ones(m, dtype=bool)
+    other[slots] = False
+    out[slots] = ranked[picked]
+    out[other] = ranked[keep]
+    return out
 
 
 def uncertainty_order(
@@ -33,15 +120,15 @@ def uncertainty_order(
     """Positions of ``X``'s rows in labelling order: most uncertain first, some random mixed in.
 
     A share ``random_fraction`` of the slots (spread evenly: with 0.1 every tenth slot) is
-    filled with rows drawn at random from the rest, so the labels do not all come from the
-    model's blind spots and grouped-CV accuracy stays an honest estimate.
+    filled with rows drawn at random, so the labels do not all come from the model's blind
+    spots and grouped-CV accuracy stays an honest estimate (see `interleave_random`).
 
     Parameters
     ----------
     X : DataFrame or list of str
         What the model scores (``prompt`` and ``completion`` columns, or completions).
     model : fitted PreferenceModel
-        Anything with ``uncertainty(X)`` or ``predict_proba(X)``.
+        Anything with ``uncertainty(X)`` or ``predict_proba(X)`` (see `uncertainty_scores`).
     random_fraction : float
         Share of random picks, 0 to 1.
     random_state : int, optional
@@ -60,51 +147,336 @@ def uncertainty_order(
     >>> uncertainty_order(["a", "b", "c", "d"], Toy(), random_fraction=0).tolist()
     [1, 2, 3, 0]
     """
-    if not isinstance(random_fraction, (int, float)) or not 0 <= random_fraction <= 1:
+    check_fraction(random_fraction)
+    if len(X) == 0:
+        return np.zeros(0, dtype=np.int64)
+    u = uncertainty_scores(X, model)
+    ranked = np.argsort(-u, kind="stable")  # most uncertain first; ties keep row order
+    return interleave_random(
+        ranked, random_fraction=random_fraction, rng=np.random.default_rng(random_state)
+    )
+
+
+def check_fraction(random_fraction: Any) -> float:
+    if (
+        isinstance(random_fraction, bool)
+        or not isinstance(random_fraction, (int, float))
+        or not 0 <= random_fraction <= 1
+    ):
         raise HLValueError(f"random_fraction must be between 0 and 1; got {describe(random_fraction)}.")
-    n = len(X)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    if hasattr(model, "uncertainty"):
-        u = np.asarray(model.uncertainty(X), dtype=float)
-    elif hasattr(model, "predict_proba"):
-        p = np.asarray(model.predict_proba(X), dtype=float)
-        p = p[:, -1] if p.ndim == 2 else p
-        u = 1.0 - 2.0 * np.abs(p - 0.5)
-    else:
+    return float(random_fraction)
+
+
+def rerank_tail(
+    order: np.ndarray,
+    fixed: int,
+    candidates: np.ndarray,
+    uncertainty: np.ndarray,
+    *,
+    random_fraction: float = 0.1,
+    rng: np.random.Generator | None = None,
+) -> np.ndarray:
+    """A new labelling order: ``order[:fixed]`` kept, then ``candidates`` most uncertain first.
+
+    ``candidates`` are row positions found in ``order[fixed:]`` with their ``uncertainty``
+    (scored by the latest model); they move to the front of the tail, ranked and with random
+    picks interleaved, and the other rows of the tail follow in their previous order. Rows
+    already shown (the first ``fixed``) never move. Vectorised: O(n).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rerank_tail(np.arange(6), 2, np.array([3, 5]), np.array([0.2, 0.9]), random_fraction=0).tolist()
+    [0, 1, 5, 3, 2, 4]
+    """
+    order = np.asarray(order, dtype=np.int64)
+    candidates = np.asarray(candidates, dtype=np.int64)
+    uncertainty = np.asarray(uncertainty, dtype=float)
+    if candidates.shape != uncertainty.shape:
         raise HLValueError(
-            f"model must have uncertainty(X) or predict_proba(X), e.g. a fitted hl.PreferenceModel; "
-            f"got {describe(model)}."
+            f"{len(candidates)} candidates but {len(uncertainty)} uncertainty values; give one each."
         )
-    if u.shape != (n,):
-        raise HLValueError(f"model.uncertainty(X) returned shape {u.shape}; expected ({n},).")
-    # most uncertain first; ties keep row order (stable)
-    ranked = list(np.argsort(-u, kind="stable"))
-    n_random = int(round(n * random_fraction))
-    if n_random == 0:
-        return np.asarray(ranked, dtype=int)
-    rng = np.random.default_rng(random_state)
-    slots = set(np.linspace(0, n - 1, n_random + 2)[1:-1].round().astype(int).tolist())
-    if len(slots) < n_random:  # tiny n: fill from the end
-        slots |= set(range(n - 1, -1, -1)[: n_random - len(slots)])
-    out: list[int] = []
-    used: set[int] = set()
-    pool = list(rng.permutation(n))
-    for slot in range(n):
-        if slot in slots:
-            while pool and pool[-1] in used:
-                pool.pop()
-            pick = pool.pop() if pool else None
+    tail = order[fixed:]
+    chosen = np.zeros(len(order), dtype=bool)
+    chosen[candidates] = True
+    if int(chosen[tail].sum()) != len(candidates):
+        raise HLValueError("candidates must be distinct rows from order[fixed:] (not yet shown).")
+    ranked = candidates[np.argsort(-uncertainty, kind="stable")]
+    ranked = interleave_random(
+        ranked, random_fraction=random_fraction, rng=rng or np.random.default_rng(0)
+    )
+    return np.concatenate([order[:fixed], ranked, tail[~chosen[tail]]])
+
+
+class RankWorker:
+    """Scores rows with the latest model in a background thread, in chunks, when the user pauses.
+
+    `submit(model, candidates)` starts (or restarts, when a newer model arrives) scoring
+    ``X.iloc[candidates]``; when every chunk is done, ``on_scores(model, candidates, u)`` is
+    called from the worker thread. Before each chunk the worker calls ``pause()`` (the widget
+    passes one that waits while the user is labelling), so ranking never slows a label down.
+    A failure is passed to ``on_error(exc)``; the previous order stays.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> class Toy:
+    ...     def uncertainty(self, X): return X["x"].to_numpy() / 10
+    >>> got = []
+    >>> w = RankWorker(pd.DataFrame({"x": range(10)}), on_scores=lambda m, c, u: got.append(u.tolist()))
+    >>> w.submit(Toy(), np.array([2, 7])); w.wait(10)
+    True
+    >>> got
+    [[0.2, 0.7]]
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        *,
+        on_scores: Callable[[Any, np.ndarray, np.ndarray], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        pause: Callable[[], None] | None = None,
+        chunk: int = 2_000,
+    ) -> None:
+        self.X = X
+        self.chunk = int(chunk)
+        self._on_scores = on_scores
+        self._on_error = on_error
+        self._pause = pause
+        self._lock = threading.Lock()
+        self._job: tuple[Any, np.ndarray] | None = None
+        self._generation = 0
+        self._thread: threading.Thread | None = None
+
+    @property
+    def pending(self) -> bool:
+        """True when a newer job waits to be scored."""
+        with self._lock:
+            return self._job is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while a model's scores are being computed."""
+        with self._lock:
+            return self._thread is not None and self._thread.is_alive()
+
+    def submit(self, model: Any, candidates: np.ndarray) -> None:
+        """Score ``candidates`` with ``model``; a job still running is abandoned for this one."""
+        with self._lock:
+            self._job = (model, np.asarray(candidates, dtype=np.int64))
+            self._generation += 1
+            if self._thread is not None and self._thread.is_alive():
+                return  # the running loop picks the new job up at its next chunk
+            self._thread = threading.Thread(target=self._run, daemon=True, name="hl-rank")
+            self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until idle (for tests and scripts); True if idle."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            with self._lock:
+                t = self._thread
+            if t is None:
+                return True
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+            if t.is_alive():
+                return False
+            with self._lock:
+                if self._thread is t:
+                    return True
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                if self._job is None:
+                    self._thread = None
+                    return
+                model, candidates = self._job
+                generation = self._generation
+                self._job = None
+            try:
+                parts = []
+                stale = False
+                for start in range(0, len(candidates), self.chunk):
+                    if self._pause is not None:
+                        self._pause()
+                    with self._lock:
+                        stale = self._generation != generation
+                    if stale:
+                        break
+                    rows = candidates[start : start + self.chunk]
+                    parts.append(uncertainty_scores(_take(self.X, rows), model))
+                if stale:
+                    continue
+                u = np.concatenate(parts) if parts else np.zeros(0)
+                with self._lock:
+                    stale = self._generation != generation
+                if not stale:
+                    self._on_scores(model, candidates, u)
+            except Exception as exc:  # noqa: BLE001 - reported; the previous order stays
+                if self._on_error is not None:
+                    self._on_error(exc)
+
+
+#: Rows scored before an annotator first paints (a frame this small is ranked whole at once).
+FIRST_POOL = 2_048
+#: Rows of the unshown tail scored for each re-rank (a random pool; the whole tail when smaller).
+RANK_POOL = 50_000
+
+
+class ActiveOrder:
+    """The labelling order of an uncertainty-ordered annotator, re-ranked as the model learns.
+
+    A frame of up to ``first_pool`` rows is ranked whole at once. A bigger one opens at once:
+    a random ``first_pool`` rows are scored and ranked first, the rest follow in random order,
+    and a `RankWorker` then scores a random ``pool`` of the rest in the background and re-ranks
+    them. After each refit, `refit(model)` re-ranks the unshown tail again with the new model.
+    Rows the front end has been sent (`shown`) never move, so nothing on screen changes under
+    the user; rows already labelled are not drawn into a pool.
+
+    Parameters
+    ----------
+    X : DataFrame
+        What the model scores (a shallow copy of the annotated frame is enough).
+    model : fitted model
+        With ``uncertainty(X)`` or ``predict_proba(X)``.
+    open_rows : callable
+        Returns a boolean array: True for the rows still to label.
+    lock : threading lock
+        Held while the order is read or replaced (the session's, shared with its row paging).
+    on_reorder : callable
+        ``on_reorder(new_order)``, called with ``lock`` held when the order changes.
+    on_status : callable, optional
+        ``on_status(status)`` after each re-rank or failure (from the worker thread).
+    pause : callable, optional
+        Called by the worker before each chunk (to wait while the user is labelling).
+
+    Examples
+    --------
+    >>> import threading, numpy as np, pandas as pd
+    >>> class Toy:
+    ...     def uncertainty(self, X): return 1 - np.abs(X["x"].to_numpy() - 50) / 50
+    >>> df = pd.DataFrame({"x": range(100)})
+    >>> got = {}
+    >>> a = ActiveOrder(df, Toy(), open_rows=lambda: np.ones(100, bool), lock=threading.Lock(),
+    ...                 on_reorder=lambda o: got.update(order=o), random_fraction=0)
+    >>> a.order[:3].tolist()
+    [50, 49, 51]
+    """
+
+    def __init__(
+        self,
+        X: Any,
+        model: Any,
+        *,
+        open_rows: Callable[[], np.ndarray],
+        lock: Any,
+        on_reorder: Callable[[np.ndarray], None],
+        on_status: Callable[[dict[str, Any]], None] | None = None,
+        pause: Callable[[], None] | None = None,
+        random_fraction: float = 0.1,
+        random_state: int | None = 0,
+        first_pool: int = FIRST_POOL,
+        pool: int = RANK_POOL,
+    ) -> None:
+        self.X = X
+        self.random_fraction = check_fraction(random_fraction)
+        self.pool = int(pool)
+        self.lock = lock
+        self._open_rows = open_rows
+        self._on_reorder = on_reorder
+        #: ``on_status(status)`` after each re-rank or failure (may be set later).
+        self.on_status = on_status
+        self._rng = np.random.default_rng(random_state)
+        n = len(X)
+        self.fixed = 0  # order[:fixed] has been shown and never moves
+        self.status: dict[str, Any] = {
+            "ranked": 0, "pool": 0, "reranks": 0, "ranking": False, "error": None, "model": "initial",
+        }
+        if n <= first_pool:
+            order = uncertainty_order(X, model, random_fraction=self.random_fraction,
+                                      random_state=random_state)
+            self.status.update(ranked=n, pool=n)
         else:
-            while ranked and ranked[0] in used:
-                ranked.pop(0)
-            pick = ranked.pop(0) if ranked else None
-        if pick is None:
-            rest = [i for i in range(n) if i not in used]
-            pick = rest[0]
-        out.append(int(pick))
-        used.add(int(pick))
-    return np.asarray(out, dtype=int)
+            base = self._rng.permutation(n).astype(np.int64)
+            cand = base[:first_pool]
+            u = uncertainty_scores(_take(X, cand), model)
+            order = rerank_tail(base, 0, cand, u, random_fraction=self.random_fraction, rng=self._rng)
+            self.status.update(ranked=first_pool, pool=first_pool)
+        self.order = order
+        self._rank = _inverse(order)
+        self.worker = RankWorker(X, on_scores=self._apply, on_error=self._failed, pause=pause)
+        if n > first_pool:
+            self._submit(model, "initial")
+
+    # -- called by the session ------------------------------------------------------------
+
+    def shown(self, positions: np.ndarray) -> None:
+        """Row positions sent to the front end (call with ``lock`` held): they never move now."""
+        if len(positions):
+            self.fixed = max(self.fixed, int(self._rank[np.asarray(positions, dtype=np.int64)].max()) + 1)
+
+    def refit(self, model: Any, name: str = "refit") -> None:
+        """Re-rank the unshown tail with ``model`` in the background (a newer call wins)."""
+        self._submit(model, name)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until no re-rank is running (for tests and scripts); True if idle."""
+        return self.worker.wait(timeout)
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _submit(self, model: Any, name: str) -> None:
+        with self.lock:
+            tail = self.order[self.fixed :]
+        open_mask = np.asarray(self._open_rows(), dtype=bool)
+        tail = tail[open_mask[tail]]
+        if len(tail) > self.pool:
+            tail = self._rng.choice(tail, size=self.pool, replace=False)
+        self.status.update(ranking=True, model=name)
+        self._emit()
+        self.worker.submit(model, tail)
+
+    def _apply(self, model: Any, candidates: np.ndarray, u: np.ndarray) -> None:
+        def reorder(order: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray, int]:
+            keep = self._rank[candidates] >= fixed  # rows shown while scoring stay put
+            new = rerank_tail(order, fixed, candidates[keep], u[keep],
+                              random_fraction=self.random_fraction, rng=self._rng)
+            return new, _inverse(new), int(keep.sum())
+
+        # computed outside the lock (O(n)); redone under it only if rows were shown meanwhile
+        with self.lock:
+            order, fixed = self.order, self.fixed
+        new, rank, ranked = reorder(order, fixed)
+        with self.lock:
+            if self.order is not order or self.fixed != fixed:
+                new, rank, ranked = reorder(self.order, self.fixed)
+            self.order, self._rank = new, rank
+            self._on_reorder(new)
+        self.status.update(ranking=self.worker.pending, ranked=ranked, pool=len(candidates),
+                           reranks=self.status["reranks"] + 1, error=None)
+        self._emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.status.update(ranking=False, error=f"re-ranking failed: {type(exc).__name__}: {exc}")
+        self._emit()
+
+    def _emit(self) -> None:
+        if self.on_status is not None:
+            self.on_status(dict(self.status))
+
+
+def _inverse(order: np.ndarray) -> np.ndarray:
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order), dtype=np.int64)
+    return rank
+
+
+def _take(X: Any, rows: np.ndarray) -> Any:
+    if isinstance(X, pd.DataFrame):
+        return X.iloc[rows]
+    return [X[int(i)] for i in rows]
 
 
 class Refitter:
@@ -200,12 +572,22 @@ class Refitter:
             elif callback not in self._callbacks:
                 self._callbacks.append(callback)
 
-    def update(self, df: pd.DataFrame, *, force: bool = False) -> bool:
+    def update(
+        self,
+        df: pd.DataFrame,
+        *,
+        labelled: Collection[int] | None = None,
+        force: bool = False,
+    ) -> bool:
         """Tell the refitter about the annotated frame; start a background refit when due.
 
         Counts the rows with a label; when ``every`` more than at the last fit (or ``force``),
         and no refit is running, starts one on a copy of the labelled rows. Returns at once:
         True if a refit was started.
+
+        ``labelled`` is the positions of the rows with a label when the caller keeps them (the
+        widget does), which makes an update O(1) until a refit is due; without it the label
+        column is counted (vectorised, O(rows)).
         """
         if not isinstance(df, pd.DataFrame):
             raise HLValueError(f"update expects the annotated DataFrame; got {describe(df)}.")
@@ -214,15 +596,26 @@ class Refitter:
                 f"df has no {self.label!r} column; it has {[str(c) for c in df.columns]}. "
                 "Pass label='<column>' to Refitter."
             )
-        mask = np.array([not is_missing(v) for v in df[self.label]], dtype=bool)
-        n = int(mask.sum())
+        if labelled is None:
+            positions: Any = None
+            n = int(df[self.label].notna().sum())
+        else:
+            positions = labelled
+            n = len(labelled)
         with self._lock:
             self._n_seen = n
             self._status["labels_since_fit"] = max(0, n - self._n_at_fit)
             due = force or n - self._n_at_fit >= self.every
             running = self._thread is not None and self._thread.is_alive()
             start = due and not running
-            snapshot = df.loc[mask].copy() if (due or start) else None
+        snapshot = None
+        if due:
+            if positions is None:
+                rows = np.flatnonzero(df[self.label].notna().to_numpy(dtype=bool))
+            else:
+                rows = np.fromiter(sorted(positions), dtype=np.int64, count=n)
+            snapshot = df.iloc[rows].copy()
+        with self._lock:
             if due and running:
                 self._pending = snapshot  # refit again as soon as the current one ends
             if start:

@@ -38,6 +38,7 @@ from .session import NOBODY, Change, Session, check_frame
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .._learn.active import ActiveOrder
     from .._store.store import Store
 
 Order = Literal["index", "random", "uncertainty"]
@@ -69,81 +70,26 @@ def check_order(order: Any) -> str:
     return order
 
 
-def make_order(
-    df: pd.DataFrame,
-    order: str,
-    *,
-    model: Any = None,
-    features: Callable[[pd.DataFrame], Any] | None = None,
-    random_state: int | None = 0,
-    random_fraction: float = 0.1,
-) -> np.ndarray:
-    """Row positions in the order the annotator sees them.
+def make_order(df: pd.DataFrame, order: str, *, random_state: int | None = 0) -> np.ndarray:
+    """Row positions in the order the annotator sees them, for ``"index"`` and ``"random"``.
 
-    ``"index"`` keeps the frame's order; ``"random"`` shuffles with ``random_state``;
-    ``"uncertainty"`` puts the rows a model is least sure about first (probability closest to
-    0.5 for a binary model, smallest margin between the top two classes otherwise), with about
-    ``random_fraction`` of the rows drawn at random mixed in so the sample stays honest.
+    ``"index"`` keeps the frame's order; ``"random"`` shuffles with ``random_state``. The
+    ``"uncertainty"`` order is an `ActiveOrder`, which re-ranks as the model learns.
     """
     n = len(df)
     check_order(order)
-    if order == "index":
-        return np.arange(n, dtype=np.int64)
     if order == "random":
         return np.random.default_rng(random_state).permutation(n).astype(np.int64)
-    if model is None or not hasattr(model, "predict_proba"):
+    return np.arange(n, dtype=np.int64)
+
+
+def check_order_model(model: Any) -> None:
+    if model is None or not (hasattr(model, "predict_proba") or hasattr(model, "uncertainty")):
         raise HLValueError(
             "order='uncertainty' needs a fitted model with predict_proba; pass model=... "
             f"(got {describe(model)}), e.g. a fitted hl preference model or any scikit-learn "
             "classifier fitted on the same features."
         )
-    X = features(df) if features is not None else df
-    from .._learn.active import uncertainty_order
-
-    return np.asarray(
-        uncertainty_order(X, model, random_fraction=random_fraction, random_state=random_state),
-        dtype=np.int64,
-    )
-
-
-def uncertainty_positions(
-    proba: Any, *, random_fraction: float = 0.1, random_state: int | None = 0
-) -> np.ndarray:
-    """Most uncertain rows first (smallest top-two margin), with random picks interleaved."""
-    p = np.asarray(proba, dtype=float)
-    if p.ndim == 1:
-        p = np.stack([1 - p, p], axis=1)
-    n = len(p)
-    if n == 0:
-        return np.arange(0, dtype=np.int64)
-    top2 = np.sort(p, axis=1)[:, -2:] if p.shape[1] >= 2 else np.concatenate([1 - p, p], axis=1)
-    margin = top2[:, -1] - top2[:, -2]
-    ranked = np.argsort(margin, kind="stable")
-    rng = np.random.default_rng(random_state)
-    k = int(round(n * random_fraction))
-    if k <= 0:
-        return ranked.astype(np.int64)
-    picks = rng.choice(n, size=k, replace=False)
-    # interleave: every round(1/fraction)-th slot is a random row not already placed
-    out = np.empty(n, dtype=np.int64)
-    used = np.zeros(n, dtype=bool)
-    step = max(int(round(1 / random_fraction)), 2)
-    ri = 0
-    ui = 0
-    for slot in range(n):
-        if slot % step == step - 1 and ri < k:
-            while ri < k and used[picks[ri]]:
-                ri += 1
-            if ri < k:
-                out[slot] = picks[ri]
-                used[picks[ri]] = True
-                ri += 1
-                continue
-        while used[ranked[ui]]:
-            ui += 1
-        out[slot] = ranked[ui]
-        used[ranked[ui]] = True
-    return out
 
 
 def _parse_filter(raw: Any) -> dict[str, Any]:
@@ -272,7 +218,23 @@ class AnnotationSession(Session):
             kinds["log_id"] = "text"
         super().__init__(df, function="annotate", columns=kinds, annotator=annotator,
                          store=store, noun="labelled")
-        self._set_order(make_order(df, order, model=model, random_state=random_state))
+        #: Positions of the rows with a label (kept per change, so a refit check is O(1)).
+        self.labelled_rows: set[int] = set(
+            np.flatnonzero(df["label"].notna().to_numpy(dtype=bool)).tolist()
+        )
+        self.active: ActiveOrder | None = None
+        if order == "uncertainty":
+            from .._learn.active import ActiveOrder
+
+            check_order_model(model)
+            self.active = ActiveOrder(
+                df.copy(deep=False), model, open_rows=lambda: ~self._labelled_mask(),
+                lock=self.order_lock, on_reorder=self._set_order, pause=self.wait_quiet,
+                random_state=random_state,
+            )
+            self._set_order(self.active.order)
+        else:
+            self._set_order(make_order(df, order, random_state=random_state))
         self.chip_columns = [c for c in CHIP_COLUMNS if c in df.columns and c != completion]
         self.has_messages = "messages" in df.columns and prompt != "messages"
 
@@ -460,6 +422,28 @@ class AnnotationSession(Session):
             pos, values, fields=after, log_id=log_id, event_id=event, who=who,
             journaled=log_id is not None,
         )
+
+    def _write(self, pos: int, values: Mapping[str, Any], **about: Any) -> Change:
+        change = super()._write(pos, values, **about)
+        self._track_label(pos)
+        return change
+
+    def undo(self) -> Change | None:
+        """Revert the last change, in the store first and then in the DataFrame; None if none."""
+        change = super().undo()
+        if change is not None:
+            self._track_label(change.pos)
+        return change
+
+    def _track_label(self, pos: int) -> None:
+        if is_missing(self._get(pos, "label")):
+            self.labelled_rows.discard(pos)
+        else:
+            self.labelled_rows.add(pos)
+
+    def _shown(self, positions: np.ndarray) -> None:
+        if self.active is not None:
+            self.active.shown(positions)
 
     def advances(self, change: Change) -> bool:
         """Whether the widget moves on to the next row after ``change`` (see ``advance``)."""

@@ -86,17 +86,35 @@ class Annotator(SessionWidget):
         )
         self.observe(self._sync_annotator, names="annotator")
         self.refitter = None
+        self._fits_ranked = 0
         if model is not None and refit_every:
             from .._learn.active import Refitter
 
             self.refitter = Refitter(model, every=refit_every, positive=session.labels[0])
             self.refitter.on_status(self._show_model_status)
             self.model_status = self.refitter.status
+        if session.active is not None:
+            session.active.on_status = self._show_order_status
+            self._show_order_status(dict(session.active.status))
 
     session: AnnotationSession
 
     def _show_model_status(self, status: dict[str, Any]) -> None:
-        self.model_status = dict(status)
+        # from the refit thread: a new fit re-ranks the rows not yet shown, in the background
+        fits = int(status.get("fits") or 0)
+        active = self.session.active
+        if active is not None and self.refitter is not None and fits > self._fits_ranked:
+            self._fits_ranked = fits
+            active.refit(self.refitter.model, f"fit {fits}")
+        self.model_status = {**dict(status), **self._order_part()}
+
+    def _show_order_status(self, status: dict[str, Any]) -> None:
+        base = self.refitter.status if self.refitter is not None else {}
+        self.model_status = {**base, "order": dict(status)}
+
+    def _order_part(self) -> dict[str, Any]:
+        active = self.session.active
+        return {"order": dict(active.status)} if active is not None else {}
 
     def _sync_annotator(self, change: dict[str, Any]) -> None:
         self.session.annotator = change["new"] or None
@@ -114,7 +132,7 @@ class Annotator(SessionWidget):
         change = self.session.apply(msg.get("pos"), fields)
         if self.refitter is not None and "label" in fields:
             try:
-                self.refitter.update(self.session.df)
+                self.refitter.update(self.session.df, labelled=self.session.labelled_rows)
             except Exception as exc:  # noqa: BLE001 - the label is saved; show why the model is not
                 self.model_status = {**self.model_status, "error": f"{type(exc).__name__}: {exc}"}
         return self._saved(change, undone=False)
@@ -166,8 +184,13 @@ def annotate(df: pd.DataFrame, **options: Any) -> Annotator:
         ``log_id`` column uses the default store when none is given; without a store and without
         ``log_id`` the labels live in ``df`` only.
     order
-        ``"index"``, ``"random"`` (seeded by ``random_state``) or ``"uncertainty"`` (most uncertain
-        first by ``model.predict_proba(df)``, with about 10% random rows mixed in).
+        ``"index"``, ``"random"`` (seeded by ``random_state``) or ``"uncertainty"``: the rows the
+        model is least sure about first (by ``model.uncertainty(df)`` or ``predict_proba``), with
+        about 10% rows drawn at random mixed in so the labels stay a fair sample. After each
+        refit the rows not yet shown are re-ranked by the new model, in the background; rows
+        already on screen never move. A frame of more than 2,048 rows opens at once: a random
+        2,048 are ranked first, then a random pool of up to 50,000 of the rest is scored in
+        the background (while you pause) and ranked next, again after each refit.
     model
         Any fitted object with ``predict_proba`` taking ``df``; needed by ``order="uncertainty"``.
         With a model, the widget refits a copy in the background every ``refit_every`` labels

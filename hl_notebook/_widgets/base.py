@@ -15,6 +15,7 @@ import traitlets
 
 from .._schema import HLValueError, suggest
 from .cells import index_label
+from .session import touch
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -97,6 +98,21 @@ def css(name: str = STYLE) -> Path | str:
     return path if path.is_file() else ""
 
 
+def shown_path(path: Path | str | None) -> str:
+    """A store's path as the widget shows it: relative to the working directory when inside it.
+
+    The widget's state is saved in the notebook, so a path under the user's home folder is not
+    spelled out when ``hl_feedback.sqlite`` says the same.
+    """
+    if not path:
+        return ":memory:"
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except (ValueError, OSError):
+        return str(p)
+
+
 class MessageWidget(anywidget.AnyWidget):
     """An anywidget answering ``{kind, id, ...}`` requests from its front end.
 
@@ -122,6 +138,7 @@ class MessageWidget(anywidget.AnyWidget):
     def _dispatch(self, _widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict) or "kind" not in content:
             return
+        touch()  # background work waits while widgets are in use
         kind = content.get("kind")
         rid = content.get("id")
         method = self._handlers.get(kind) if isinstance(kind, str) else None
@@ -140,6 +157,7 @@ class MessageWidget(anywidget.AnyWidget):
         self.send({"kind": reply.pop("kind", kind), "id": rid, **reply})
         if after:
             after()
+        touch()
 
     def _count_saved(self, last: dict[str, Any]) -> dict[str, Any]:
         """Count one saved change (``last`` is small and JSON-safe); returns the new ``saved``."""
@@ -212,7 +230,7 @@ class SessionWidget(MessageWidget):
                 **config,
                 "rows": len(session.df),
                 "done": session.progress.noun,
-                "store": None if store is None else (str(store.path) if store.path else ":memory:"),
+                "store": None if store is None else shown_path(store.path),
             },
             progress=session.progress_dict(),
             **traits,

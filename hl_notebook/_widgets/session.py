@@ -19,6 +19,7 @@ A subclass says what differs:
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,15 @@ if TYPE_CHECKING:
 
 #: Counted for a done row whose ``annotator`` cell is empty.
 NOBODY = "(none)"
+
+#: When any widget in this process last handled a request: background work (re-ranking) waits
+#: for a pause in all of them, so it never slows a label down in another widget either.
+_last_activity = [0.0]
+
+
+def touch() -> None:
+    """Note that a widget is being used now (see `Session.wait_quiet`)."""
+    _last_activity[0] = time.monotonic()
 
 
 @dataclass
@@ -186,13 +196,26 @@ class Session:
         }
         self.order = np.arange(len(df), dtype=np.int64)
         self._views = ViewCache(self.order)
+        #: Held while the order is read for a page or replaced (a re-rank runs in a thread).
+        self.order_lock = threading.RLock()
+        touch()
         self.undo_stack: list[Change] = []
         self.progress = Progress(noun=noun, total=len(df))
         self._recount()
 
     def _set_order(self, order: np.ndarray) -> None:
-        self.order = order
-        self._views = ViewCache(order)
+        with self.order_lock:
+            self.order = order
+            self._views = ViewCache(order)
+
+    def _shown(self, positions: np.ndarray) -> None:
+        """Rows about to be sent to the front end (called with `order_lock` held)."""
+
+    @staticmethod
+    def wait_quiet(quiet: float = 0.3) -> None:
+        """Return once no widget in this process was asked anything for ``quiet`` seconds."""
+        while (left := _last_activity[0] + quiet - time.monotonic()) > 0:
+            time.sleep(min(left, 0.05) + 0.001)
 
     # -- what a subclass says ---------------------------------------------------------------
 
@@ -271,12 +294,15 @@ class Session:
         """A page of the filtered view: ``{"rows", "total", "start"}`` (at most `MAX_PAGE` rows)."""
         start = whole_number(start, "start")
         count = whole_number(count, "count", low=0)
-        view = self.view(raw_filter)
-        total = len(view)
-        start = max(0, min(start, max(total - 1, 0)))
-        stop = min(total, start + min(count, MAX_PAGE))
+        with self.order_lock:
+            view = self.view(raw_filter)
+            total = len(view)
+            start = max(0, min(start, max(total - 1, 0)))
+            stop = min(total, start + min(count, MAX_PAGE))
+            page = view[start:stop]
+            self._shown(page)
         return {
-            "rows": [self.row(int(p)) for p in view[start:stop]],
+            "rows": [self.row(int(p)) for p in page],
             "total": int(total),
             "start": int(start),
         }

@@ -38,14 +38,21 @@ export function annotator(shell) {
     modelPanel.hidden = !Object.keys(m).length;
     if (modelPanel.hidden) return;
     const parts = ["preference model"];
+    const refits = "fits" in m;
     if (m.accuracy !== null && m.accuracy !== undefined) {
       const ci = m.ci_low !== null && m.ci_low !== undefined ? ` (95% CI ${(100 * m.ci_low).toFixed(0)}–${(100 * m.ci_high).toFixed(0)}%)` : "";
       parts.push(`accuracy ${(100 * m.accuracy).toFixed(1)}%${ci}`);
-    } else parts.push("not fitted yet");
-    parts.push(`${m.n_labels ?? 0} labels in fit`, `${m.labels_since_fit ?? 0} since`);
+    } else if (refits) parts.push("not fitted yet");
+    if (refits) parts.push(`${m.n_labels ?? 0} labels in fit`, `${m.labels_since_fit ?? 0} since`);
     if (m.fitting) parts.push("refitting…");
-    modelPanel.textContent = parts.join(" · ") + (m.error ? ` — ${m.error}` : "");
-    modelPanel.classList.toggle("hl-model-error", Boolean(m.error));
+    const o = m.order;
+    if (o) {
+      const by = o.model === "initial" ? "the given model" : o.model;
+      parts.push(o.ranking ? "re-ranking the rows ahead…" : `rows ahead: most uncertain first of ${(o.pool ?? 0).toLocaleString()} scored by ${by}`);
+    }
+    const error = m.error || o?.error;
+    modelPanel.textContent = parts.join(" · ") + (error ? ` — ${error}` : "");
+    modelPanel.classList.toggle("hl-model-error", Boolean(error));
   };
   shell.watch("change:model_status", paintModel);
   paintModel();

@@ -244,6 +244,27 @@ describe("cleanup", () => {
     expect(model.listening()).toBe(0);
   });
 
+  it("shows how the rows ahead are ranked, as text", async () => {
+    const { default: widget } = await import("../src/widget.js");
+    const order = { ranked: 50000, pool: 50000, reranks: 1, ranking: false, error: null, model: "fit 2" };
+    const model = fakeModel({ config: { widget: "annotate", labels: [{ name: "up", icon: null }], rows: 0, done: "labelled" }, progress: {},
+      model_status: { fits: 2, accuracy: 0.7, ci_low: 0.6, ci_high: 0.8, n_labels: 40, labels_since_fit: 0, order } },
+    (msg) => (msg.kind === "rows" ? { rows: [], total: 0, start: 0 } : undefined));
+    const el = document.createElement("div");
+    document.body.append(el);
+    const cleanup = widget.render({ model, el });
+    await settle();
+    const panel = el.querySelector(".hl-model");
+    expect(panel.textContent).toContain("accuracy 70.0%");
+    expect(panel.textContent).toContain("rows ahead: most uncertain first of 50,000 scored by fit 2");
+    model.set("model_status", { order: { ...order, ranking: true, model: "initial" } });
+    expect(panel.textContent).toBe("preference model · re-ranking the rows ahead…");
+    model.set("model_status", { order: { ...order, error: "re-ranking failed: RuntimeError: x" } });
+    expect(panel.textContent).toContain("— re-ranking failed: RuntimeError: x");
+    expect(panel.classList.contains("hl-model-error")).toBe(true);
+    cleanup();
+  });
+
   it("says so when the kernel names a widget this bundle does not have", async () => {
     const { default: widget } = await import("../src/widget.js");
     const el = document.createElement("div");
