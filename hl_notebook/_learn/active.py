@@ -245,7 +245,7 @@ class RankWorker:
         self._on_error = on_error
         self._pause = pause
         self._lock = threading.Lock()
-        self._job: tuple[Any, np.ndarray] | None = None
+        self._job: tuple[Any, Any] | None = None
         self._generation = 0
         self._thread: threading.Thread | None = None
 
@@ -261,10 +261,14 @@ class RankWorker:
         with self._lock:
             return self._thread is not None and self._thread.is_alive()
 
-    def submit(self, model: Any, candidates: np.ndarray) -> None:
-        """Score ``candidates`` with ``model``; a job still running is abandoned for this one."""
+    def submit(self, model: Any, candidates: np.ndarray | Callable[[], np.ndarray]) -> None:
+        """Score ``candidates`` with ``model``; a job still running is abandoned for this one.
+
+        ``candidates`` may be a function returning them, called in the worker thread (after
+        the first pause), so whatever it costs never delays the caller.
+        """
         with self._lock:
-            self._job = (model, np.asarray(candidates, dtype=np.int64))
+            self._job = (model, candidates)
             self._generation += 1
             if self._thread is not None and self._thread.is_alive():
                 return  # the running loop picks the new job up at its next chunk
@@ -296,6 +300,11 @@ class RankWorker:
                 generation = self._generation
                 self._job = None
             try:
+                if callable(candidates):
+                    if self._pause is not None:
+                        self._pause()
+                    candidates = candidates()
+                candidates = np.asarray(candidates, dtype=np.int64)
                 parts = []
                 stale = False
                 for start in range(0, len(candidates), self.chunk):
@@ -320,7 +329,7 @@ class RankWorker:
 
 
 #: Rows scored before an annotator first paints (a frame this small is ranked whole at once).
-FIRST_POOL = 2_048
+FIRST_POOL = 1_024
 #: Rows of the unshown tail scored for each re-rank (a random pool; the whole tail when smaller).
 RANK_POOL = 50_000
 
@@ -402,10 +411,13 @@ class ActiveOrder:
             base = self._rng.permutation(n).astype(np.int64)
             cand = base[:first_pool]
             u = uncertainty_scores(_take(X, cand), model)
-            order = rerank_tail(base, 0, cand, u, random_fraction=self.random_fraction, rng=self._rng)
+            ranked = interleave_random(cand[np.argsort(-u, kind="stable")],
+                                       random_fraction=self.random_fraction, rng=self._rng)
+            base[:first_pool] = ranked  # the rest follows in random order until ranked
+            order = base
             self.status.update(ranked=first_pool, pool=first_pool)
         self.order = order
-        self._rank = _inverse(order)
+        self._rank_cache: np.ndarray | None = None
         self.worker = RankWorker(X, on_scores=self._apply, on_error=self._failed, pause=pause)
         if n > first_pool:
             self._submit(model, "initial")
@@ -415,7 +427,14 @@ class ActiveOrder:
     def shown(self, positions: np.ndarray) -> None:
         """Row positions sent to the front end (call with ``lock`` held): they never move now."""
         if len(positions):
-            self.fixed = max(self.fixed, int(self._rank[np.asarray(positions, dtype=np.int64)].max()) + 1)
+            rank = self._rank()
+            self.fixed = max(self.fixed, int(rank[np.asarray(positions, dtype=np.int64)].max()) + 1)
+
+    def _rank(self) -> np.ndarray:
+        """Each row's place in the order (computed once per order, when first needed)."""
+        if self._rank_cache is None:
+            self._rank_cache = _inverse(self.order)
+        return self._rank_cache
 
     def refit(self, model: Any, name: str = "refit") -> None:
         """Re-rank the unshown tail with ``model`` in the background (a newer call wins)."""
@@ -428,31 +447,35 @@ class ActiveOrder:
     # -- internals ------------------------------------------------------------------------
 
     def _submit(self, model: Any, name: str) -> None:
+        self.status.update(ranking=True, model=name)
+        self._emit()
+        self.worker.submit(model, self._pool)
+
+    def _pool(self) -> np.ndarray:
+        """A random pool of the unshown, unlabelled rows (in the worker thread)."""
         with self.lock:
             tail = self.order[self.fixed :]
         open_mask = np.asarray(self._open_rows(), dtype=bool)
         tail = tail[open_mask[tail]]
         if len(tail) > self.pool:
-            tail = self._rng.choice(tail, size=self.pool, replace=False)
-        self.status.update(ranking=True, model=name)
-        self._emit()
-        self.worker.submit(model, tail)
+            tail = tail[self._rng.permutation(len(tail))[: self.pool]]
+        return tail
 
     def _apply(self, model: Any, candidates: np.ndarray, u: np.ndarray) -> None:
-        def reorder(order: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray, int]:
-            keep = self._rank[candidates] >= fixed  # rows shown while scoring stay put
+        def reorder(order: np.ndarray, rank: np.ndarray, fixed: int) -> tuple[np.ndarray, np.ndarray, int]:
+            keep = rank[candidates] >= fixed  # rows shown while scoring stay put
             new = rerank_tail(order, fixed, candidates[keep], u[keep],
                               random_fraction=self.random_fraction, rng=self._rng)
             return new, _inverse(new), int(keep.sum())
 
         # computed outside the lock (O(n)); redone under it only if rows were shown meanwhile
         with self.lock:
-            order, fixed = self.order, self.fixed
-        new, rank, ranked = reorder(order, fixed)
+            order, rank, fixed = self.order, self._rank(), self.fixed
+        new, new_rank, ranked = reorder(order, rank, fixed)
         with self.lock:
             if self.order is not order or self.fixed != fixed:
-                new, rank, ranked = reorder(self.order, self.fixed)
-            self.order, self._rank = new, rank
+                new, new_rank, ranked = reorder(self.order, self._rank(), self.fixed)
+            self.order, self._rank_cache = new, new_rank
             self._on_reorder(new)
         self.status.update(ranking=self.worker.pending, ranked=ranked, pool=len(candidates),
                            reranks=self.status["reranks"] + 1, error=None)

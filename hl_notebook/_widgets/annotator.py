@@ -188,8 +188,8 @@ def annotate(df: pd.DataFrame, **options: Any) -> Annotator:
         model is least sure about first (by ``model.uncertainty(df)`` or ``predict_proba``), with
         about 10% rows drawn at random mixed in so the labels stay a fair sample. After each
         refit the rows not yet shown are re-ranked by the new model, in the background; rows
-        already on screen never move. A frame of more than 2,048 rows opens at once: a random
-        2,048 are ranked first, then a random pool of up to 50,000 of the rest is scored in
+        already on screen never move. A frame of more than 1,024 rows opens at once: a random
+        1,024 are ranked first, then a random pool of up to 50,000 of the rest is scored in
         the background (while you pause) and ranked next, again after each refit.
     model
         Any fitted object with ``predict_proba`` taking ``df``; needed by ``order="uncertainty"``.

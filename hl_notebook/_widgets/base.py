@@ -235,6 +235,7 @@ class SessionWidget(MessageWidget):
             progress=session.progress_dict(),
             **traits,
         )
+        touch()  # the front end is about to ask for its first rows: background work waits
 
     @property
     def df(self) -> pd.DataFrame:
