@@ -125,7 +125,8 @@ def test_annotate_click_keys_and_edit_land_in_dataframe_and_store(browser, jupyt
         page.keyboard.press("k")
         page.keyboard.press("k")
         expect(root).to_have_attribute("data-pos", "0")
-        # README's picture (examples/annotate.png is this file from the lab run)
+        # README's picture: examples/annotate.png is this file from the lab run (on a machine with
+        # an emoji font, Debian's fonts-noto-color-emoji)
         root.screenshot(path=str(ARTIFACTS / f"annotate-readme-{app}.png"))
         # / filters by text: only the row about France is left
         page.keyboard.press("/")
