@@ -518,8 +518,8 @@ def test_big_reads_through_the_arrow_reader_process_match_in_process_reads(store
     calls = []
     from hl_notebook._store import arrow_reader as _arrow_reader
 
-    real_read = _arrow_reader.read
-    monkeypatch.setattr(_arrow_reader, "read", lambda *a, **k: calls.append(a) or real_read(*a, **k))
+    real_start = _arrow_reader.start
+    monkeypatch.setattr(_arrow_reader, "start", lambda *a, **k: calls.append(a) or real_start(*a, **k))
     through_reader = store.to_pandas(), store.feedback_events()
     assert len(calls) == 2  # both reads really went through the child process
     pd.testing.assert_frame_equal(in_process[0], through_reader[0])

@@ -22,50 +22,76 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def read(path: str | Path, sqls: Sequence[str]) -> list:  # -> list[pyarrow.Table]
-    """Run each query on the SQLite file at ``path`` in its own child process, all at once.
+class Readers:
+    """Reader processes started by `start`: `collect` their tables, then `close`."""
 
-    Each child writes an Arrow IPC file into a temporary folder (memory-backed where the system
-    has one); the parent maps it without copying. Returns one pyarrow Table per query.
-    """
-    import pyarrow as pa
+    def __init__(self, procs: list[subprocess.Popen], outs: list[str]) -> None:
+        self.procs, self.outs = procs, outs
 
-    shm = Path("/dev/shm")
-    folder = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
-    outs: list[str] = []
-    procs: list[subprocess.Popen] = []
-    try:
-        for sql in sqls:
-            fd, out = tempfile.mkstemp(prefix="hl_notebook_read_", suffix=".arrow", dir=folder)
-            os.close(fd)
-            outs.append(out)
-            proc = subprocess.Popen(
-                [sys.executable, str(Path(__file__).resolve())],  # by path: no package import
-                stdin=subprocess.PIPE,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            procs.append(proc)
-            assert proc.stdin is not None
-            proc.stdin.write(json.dumps({"path": str(path), "sql": sql, "out": out}).encode())
-            proc.stdin.close()
+    def collect(self) -> list:  # -> list[pyarrow.Table]
+        """Wait for every reader; one pyarrow Table per query, mapped without copying."""
+        import pyarrow as pa
+
         tables = []
-        for proc, out in zip(procs, outs, strict=True):
+        for proc, out in zip(self.procs, self.outs, strict=True):
             err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
             if proc.wait() != 0:
                 raise RuntimeError(f"the Arrow reader failed (exit {proc.returncode}): {err.strip()[-500:]}")
             with pa.memory_map(out) as source:
                 tables.append(pa.ipc.open_file(source).read_all())
         return tables
-    finally:
-        for proc in procs:
-            if proc.poll() is None:  # pragma: no cover - only when interrupted
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:  # only when interrupted or failed
                 proc.kill()
                 proc.wait()
             if proc.stderr is not None:
                 proc.stderr.close()
-        for out in outs:
-            os.unlink(out)  # a mapping stays valid until its table is freed
+        for out in self.outs:
+            try:
+                os.unlink(out)  # a mapping stays valid until its table is freed
+            except FileNotFoundError:  # pragma: no cover
+                pass
+
+
+def start(path: str | Path, sqls: Sequence[str]) -> Readers:
+    """Start one child process per query on the SQLite file at ``path``, all at once.
+
+    Each child writes an Arrow IPC file into a temporary folder (memory-backed where the system
+    has one); `Readers.collect` maps them.
+    """
+    shm = Path("/dev/shm")
+    folder = shm if shm.is_dir() and os.access(shm, os.W_OK) else None
+    readers = Readers([], [])
+    try:
+        for sql in sqls:
+            fd, out = tempfile.mkstemp(prefix="hl_notebook_read_", suffix=".arrow", dir=folder)
+            os.close(fd)
+            readers.outs.append(out)
+            proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).resolve())],  # by path: no package import
+                stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+            readers.procs.append(proc)
+            assert proc.stdin is not None
+            proc.stdin.write(json.dumps({"path": str(path), "sql": sql, "out": out}).encode())
+            proc.stdin.close()
+    except BaseException:
+        readers.close()
+        raise
+    return readers
+
+
+def read(path: str | Path, sqls: Sequence[str]) -> list:  # -> list[pyarrow.Table]
+    """Run each query on the SQLite file at ``path`` in its own child process, all at once."""
+    readers = start(path, sqls)
+    try:
+        return readers.collect()
+    finally:
+        readers.close()
 
 
 def _main() -> int:

@@ -55,6 +55,10 @@ __all__ = [
 ]
 #: Reads of at least this many rows from a file go through the Arrow reader process (4x faster).
 ARROW_READER_MIN_ROWS = 200_000
+#: Columns a write may change after a row is written (every other column is written once).
+MUTABLE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "logs": ("label", "rating", "correction", "comment", "annotator", "labelled_at"),
+}
 _logger = logging.getLogger("hl_notebook")
 APPLICATION = "hl_notebook"
 DEFAULT_FILENAME = "hl_feedback.sqlite"
@@ -200,31 +204,87 @@ class Store:
         where: str = "",
         params: Sequence[Any] = (),
     ) -> pd.DataFrame:
-        """``SELECT columns FROM table [WHERE where] ORDER BY rowid`` as a frame.
+        """``SELECT columns FROM table [WHERE where] ORDER BY rowid`` as a frame, from one snapshot.
 
         Big reads of a file run in Arrow reader processes, split by rowid, one part per core.
+        Each process would see the file at its own moment, so the read is pinned to one: this
+        connection opens a read transaction and takes the last rowid; the children read only
+        rows up to it and only columns that never change once written (rows are appended in
+        commit order and never deleted), and the columns that do change (a log's latest
+        feedback) are read here, inside that same transaction.
         """
         select = f"SELECT {', '.join(columns)} FROM {table}"
         condition = f"({where})" if where else "1"
-        if self.path is not None and not params:
-            last = self._read(f"SELECT max(rowid) FROM {table}")[0][0] or 0
-            if last >= ARROW_READER_MIN_ROWS:
-                from . import arrow_reader as _arrow_reader
-
-                parts = max(1, min(os.cpu_count() or 1, 4))
-                bounds = [last * k // parts for k in range(parts + 1)]
-                sqls = [
-                    f"{select} WHERE {condition} AND rowid > {lo} AND rowid <= {hi} ORDER BY rowid"
-                    for lo, hi in zip(bounds, bounds[1:], strict=False)
-                ]
+        if self.path is not None and not params and not where:
+            with self._lock:
+                conn = self._db
+                conn.execute("BEGIN")  # deferred: the snapshot starts at the first read
                 try:
-                    tables = _arrow_reader.read(self.path, sqls)
-                except (RuntimeError, OSError) as exc:  # fall back to the in-process reader
-                    _logger.info("Arrow reader unavailable, reading in-process: %s", exc)
-                else:
-                    return frame_from_arrow(tables, columns)
+                    last = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+                    if last >= ARROW_READER_MIN_ROWS:
+                        frame = self._split_read(conn, columns, table, last)
+                        if frame is not None:
+                            return frame
+                finally:
+                    conn.execute("COMMIT")
         rows = self._read(f"{select} WHERE {condition} ORDER BY rowid", params)
         return frame_from_arrow([arrow_from_rows(rows, columns)], columns)
+
+    def _split_read(
+        self, conn: sqlite3.Connection, columns: Sequence[str], table: str, last: int
+    ) -> pd.DataFrame | None:
+        """The rows up to ``last`` read by reader processes, the mutable columns by ``conn``
+        (inside its open read transaction); None when the reader processes are unavailable."""
+        import numpy as np
+        import pyarrow as pa
+
+        from . import arrow_reader as _arrow_reader
+
+        mutable = [c for c in columns if c in MUTABLE_COLUMNS.get(table, ())]
+        fixed = [c for c in columns if c not in mutable]
+        parts = max(1, min(os.cpu_count() or 1, 4))
+        bounds = [last * k // parts for k in range(parts + 1)]
+        sqls = [
+            f"SELECT rowid AS _rowid, {', '.join(fixed)} FROM {table} "
+            f"WHERE rowid > {lo} AND rowid <= {hi} ORDER BY rowid"
+            for lo, hi in zip(bounds, bounds[1:], strict=False)
+        ]
+        try:
+            assert self.path is not None
+            readers = _arrow_reader.start(self.path, sqls)
+        except OSError as exc:
+            _logger.info("Arrow reader unavailable, reading in-process: %s", exc)
+            return None
+        try:
+            changed: list[tuple] = []
+            if mutable:  # meanwhile, here, in this snapshot: the rows whose latest feedback is set
+                any_set = " OR ".join(f"{c} IS NOT NULL" for c in mutable)
+                changed = conn.execute(
+                    f"SELECT rowid, {', '.join(mutable)} FROM {table} "
+                    f"WHERE rowid <= ? AND ({any_set}) ORDER BY rowid", (last,)
+                ).fetchall()
+            tables = readers.collect()
+        except RuntimeError as exc:
+            _logger.info("Arrow reader failed, reading in-process: %s", exc)
+            return None
+        finally:
+            readers.close()
+        if not mutable:
+            return frame_from_arrow(tables, columns)
+        got_rowids = np.fromiter((r[0] for r in changed), dtype=np.int64, count=len(changed))
+        got = arrow_from_rows([r[1:] for r in changed], mutable)
+        out = []
+        for t in tables:
+            rowids = t.column("_rowid").to_numpy()
+            take = np.full(len(rowids), -1, dtype=np.int64)
+            if len(rowids):
+                lo, hi = np.searchsorted(got_rowids, [rowids[0], rowids[-1] + 1])
+                take[np.searchsorted(rowids, got_rowids[lo:hi])] = np.arange(lo, hi, dtype=np.int64)
+            index = pa.array(take, mask=take < 0)
+            for c in mutable:
+                t = t.append_column(c, got.column(c).take(index))
+            out.append(t)
+        return frame_from_arrow(out, columns)
 
     def close(self) -> None:
         """Close the connection; the file stays as it is."""
@@ -776,12 +836,11 @@ class Store:
             found_ids = found["log_id"].tolist()
             found = found.iloc[sorted(range(len(found)), key=lambda k: order[found_ids[k]])]
             return found.reset_index(drop=True)
-        where = (
-            "label IS NOT NULL OR rating IS NOT NULL OR correction IS NOT NULL OR comment IS NOT NULL"
-            if labelled_only
-            else ""
-        )
-        return self._query_frame(STORE_COLUMNS, "logs", where=where)
+        frame = self._query_frame(STORE_COLUMNS, "logs")
+        if labelled_only:
+            keep = frame[["label", "rating", "correction", "comment"]].notna().any(axis=1)
+            frame = frame[keep.to_numpy()].reset_index(drop=True)
+        return frame
 
     def feedback_events(self, log_id: str | None = None) -> pd.DataFrame:
         """Every feedback event, oldest first, one row each (optionally of one log).
